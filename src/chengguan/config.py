@@ -1,0 +1,55 @@
+"""Typed settings read from ``CHENGGUAN_*`` environment variables or a ``.env`` file.
+
+Imports nothing internal. ``get_settings()`` is cached; tests build ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev, see below
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHENGGUAN_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    secret_key: str = DEV_SECRET
+    timezone: str = "Asia/Shanghai"
+    session_ttl_hours: int = 12
+    # Map tiles: empty means no tiles (offline); boundaries are drawn from the database.
+    tile_url: str = ""
+    tile_attribution: str = ""
+    # Where npm put the front-end libraries (Leaflet, ECharts, HTMX).
+    node_modules_dir: Path = Field(default_factory=lambda: _repo_root() / "node_modules")
+    # Run queued side effects in-process right after commit (embedded default).
+    inline_jobs: bool = True
+    page_size_max: int = 200
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "prod" and self.secret_key == DEV_SECRET:
+            raise ValueError("CHENGGUAN_SECRET_KEY must be set to a real secret when CHENGGUAN_ENV=prod")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chengguan.db').resolve()}"
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

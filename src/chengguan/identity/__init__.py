@@ -1,0 +1,1 @@
+"""Bureaus (tenants), users, roles, sessions and the access checks every route and service uses."""

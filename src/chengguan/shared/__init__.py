@@ -1,0 +1,1 @@
+"""Shared kernel: errors, clock, geo value types and coordinate conversion. Imports nothing internal."""
