@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengguan.db import make_engine
+from chengguan.identity.models import User
 from chengguan.migrate import upgrade
 
 PG_URL = os.environ.get("CHENGGUAN_TEST_DATABASE_URL", "")
@@ -56,8 +58,8 @@ def _drop_pg_database(name: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def _throwaway_database(tmp_path_factory: pytest.TempPathFactory, label: str) -> Iterator[str]:
     if IS_PG:
         name, url = _create_pg_database()
         try:
@@ -65,20 +67,44 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             _drop_pg_database(name)
     else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp(label) / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _throwaway_database(tmp_path_factory, "db") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
+    """An empty, migrated database."""
     eng = make_engine(database_url)
     upgrade(eng)
     yield eng
     eng.dispose()
 
 
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    conn = engine.connect()
+@pytest.fixture(scope="session")
+def city_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A second database holding the demo city (bureaus, boundaries, grids, catalog, calendar, users), no cases."""
+    from chengguan import demo
+
+    with _throwaway_database(tmp_path_factory, "city") as url:
+        eng = make_engine(url)
+        upgrade(eng)
+        with Session(eng) as session:
+            demo.seed_city(session, grid_size_m=CITY_GRID_M)
+            session.commit()
+        yield eng
+        eng.dispose()
+
+
+CITY_GRID_M = 1500.0
+
+
+def _rollback_session(eng: Engine) -> Iterator[Session]:
+    conn = eng.connect()
     outer = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
@@ -90,6 +116,23 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
+def city_db(city_engine: Engine) -> Iterator[Session]:
+    """A session on the demo city, rolled back after the test."""
+    yield from _rollback_session(city_engine)
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    yield from _rollback_session(engine)
+
+
+@pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Real, committing sessions (for concurrency tests); clean up what you commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def people(city_db: Session) -> dict[str, User]:
+    """The demo users by username: dispatcher 王芳, shift_leader 陈建国, officer1 李明 (西湖), grid1 赵敏 ..."""
+    return {u.username: u for u in city_db.scalars(select(User))}

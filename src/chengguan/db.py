@@ -94,9 +94,6 @@ class Geometry(TypeDecorator[BaseGeometry]):
         return shapely_wkt.loads(value)
 
 
-
-
-
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})

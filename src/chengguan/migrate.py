@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "chengguan.calendar.models",
     "chengguan.cases.models",
     "chengguan.jobs.models",
+    "chengguan.notify.models",
 )
 
 

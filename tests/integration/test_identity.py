@@ -17,7 +17,12 @@ def _city(db: Session):
 def test_login_issues_a_token_that_identifies_the_user(db: Session) -> None:
     city = _city(db)
     identity.create_user(
-        db, bureau=city, username="wang", password="s3cret-pass", display_name="王派遣", roles=[Role.DISPATCHER]
+        db,
+        bureau=city,
+        username="wang",
+        password="s3cret-pass",
+        display_name="王派遣",
+        roles=[Role.DISPATCHER],
     )
     issued = identity.login(db, username="wang", password="s3cret-pass")
     assert identity.user_for_token(db, token=issued.token).username == "wang"
@@ -53,7 +58,13 @@ def test_password_is_hashed_and_rules_are_enforced(db: Session) -> None:
 def test_city_scope_includes_its_brigades(db: Session) -> None:
     city = _city(db)
     xihu = identity.create_bureau(
-        db, code="t-xh", name="西湖区大队", kind="district", admin_code="330106", case_prefix="XH", parent=city
+        db,
+        code="t-xh",
+        name="西湖区大队",
+        kind="district",
+        admin_code="330106",
+        case_prefix="XH",
+        parent=city,
     )
     assert set(identity.bureau_scope_ids(db, bureau_id=city.id)) == {city.id, xihu.id}
     assert identity.bureau_scope_ids(db, bureau_id=xihu.id) == [xihu.id]

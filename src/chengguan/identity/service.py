@@ -106,6 +106,26 @@ def create_user(
     return user
 
 
+FIELD_ROLES = (Role.OFFICER, Role.SQUAD_LEADER, Role.DEPARTMENT_LIAISON)
+
+
+def assignable_users(session: Session, *, bureau_id: int) -> list[User]:
+    """Active field staff a case of this bureau's city can be dispatched to."""
+    root = bureau_lineage(session, bureau_id=bureau_id)[-1]
+    stmt = (
+        select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            User.bureau_id.in_(bureau_scope_ids(session, bureau_id=root.id)),
+            User.is_active.is_(True),
+            UserRole.role.in_([r.value for r in FIELD_ROLES]),
+        )
+        .order_by(User.bureau_id, User.id)
+        .distinct()
+    )
+    return list(session.scalars(stmt))
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: str

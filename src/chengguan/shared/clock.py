@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
@@ -12,7 +12,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def ensure_aware(value: datetime, tz: ZoneInfo = BUREAU_TZ) -> datetime:
+def ensure_aware(value: datetime, tz: tzinfo = BUREAU_TZ) -> datetime:
     """A naive value from a person or a form is read in the bureau's zone."""
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 

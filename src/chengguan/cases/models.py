@@ -1,0 +1,86 @@
+"""Tables: case_record (a case), case_event (append-only history), case_counter (readable numbers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chengguan.db import Base, BigIntPK, JSONType, UTCDateTime
+from chengguan.shared.clock import utcnow
+
+
+class Case(Base):
+    __tablename__ = "case_record"
+    __table_args__ = (
+        Index("ix_case_bureau_reported", "bureau_id", "reported_at", "id"),
+        Index("ix_case_bureau_state_reported", "bureau_id", "state", "reported_at", "id"),
+        Index("ix_case_category_reported", "category_id", "reported_at"),
+        Index("ix_case_grid_reported", "grid_id", "reported_at"),
+        Index("ix_case_district_reported", "district_id", "reported_at"),
+        Index("ix_case_open_deadline", "state", "step_deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(32), unique=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category_minor.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(200))
+    lon: Mapped[float] = mapped_column(Float)  # WGS84
+    lat: Mapped[float] = mapped_column(Float)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"))
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("street.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("unit_grid.id"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(64))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    # SLA clock of the current step (None in terminal and suspended states).
+    step: Mapped[str | None] = mapped_column(String(16))
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_pending: Mapped[str | None] = mapped_column(String(32))  # requested TimeLimit text
+    suspended_from: Mapped[str | None] = mapped_column(String(20))
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_steps: Mapped[int] = mapped_column(Integer, default=0)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
+
+
+class CaseEvent(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE). Written only by ``service.record``."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class CaseCounter(Base):
+    __tablename__ = "case_counter"
+    __table_args__ = (UniqueConstraint("bureau_id", "year"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    last_no: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,260 @@
+"""The ``chengguan`` command: serve, migrate, seed-demo, worker, users, catalog, calendar and boundaries.
+
+Thin: parse arguments, open one transaction, call services, print a readable result. Errors from the
+domain are printed as ``错误：<title>：<detail>`` with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from chengguan.config import get_settings
+from chengguan.db import make_engine, make_session_factory, transaction
+from chengguan.identity.roles import Role
+from chengguan.shared.coords import CRS
+from chengguan.shared.errors import DomainError
+
+ROLE_NAMES = [r.value for r in Role]
+app = typer.Typer(help="城管执法平台 chengguan 命令行工具", no_args_is_help=True, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            yield session
+    except DomainError as exc:
+        err_console.print(f"[red]错误：{exc.title}：{exc.detail}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """把数据库结构升级到最新版本（Alembic）。"""
+    from chengguan.migrate import current_revision, upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    console.print(f"数据库已是最新版本：{current_revision(engine)}（{engine.url.render_as_string()}）")
+    engine.dispose()
+
+
+@app.command("seed-demo")
+def seed_demo(
+    cases: Annotated[int, typer.Option(help="生成的演示案件数")] = 400,
+    days: Annotated[int, typer.Option(help="案件分布在过去多少天")] = 30,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="已有演示数据时跳过")] = False,
+    grid_size: Annotated[float, typer.Option(help="生成单元网格的边长（米）")] = 500.0,
+) -> None:
+    """载入演示城市（杭州）：单位、边界、网格、案件类别、工作日历、各角色用户和演示案件。"""
+    from chengguan import demo
+
+    started = time.perf_counter()
+    with unit_of_work() as session:
+        if demo.has_demo(session):
+            if if_empty:
+                console.print("已有演示数据，跳过。")
+                return
+            err_console.print("[red]错误：演示数据已存在（使用 --if-empty 跳过）[/red]")
+            raise typer.Exit(2)
+        summary = demo.seed_city(session, grid_size_m=grid_size)
+        made = demo.seed_cases(session, count=cases, days=days)
+        states = demo.state_summary(session)
+    console.print(
+        f"演示城市已载入：{summary.bureaus} 个单位，{summary.districts} 个区县，{summary.grids} 个单元网格（生成），"
+        f"{summary.users} 个用户，{made} 个案件，用时 {time.perf_counter() - started:.1f} 秒"
+    )
+    console.print("案件状态：" + "，".join(f"{k} {v}" for k, v in sorted(states.items())))
+
+
+@app.command("create-user")
+def create_user(
+    username: str,
+    display_name: Annotated[str, typer.Option("--name", help="姓名")],
+    role: Annotated[list[str], typer.Option("--role", help="角色，可多次指定：" + "、".join(ROLE_NAMES))],
+    bureau: Annotated[str, typer.Option(help="所属单位编码，如 hz 或 hz-xh")] = "hz",
+    phone: Annotated[str | None, typer.Option(help="手机号")] = None,
+    password: Annotated[str | None, typer.Option(help="密码（不给则交互输入）")] = None,
+) -> None:
+    """创建用户。"""
+    from chengguan.identity import service as identity
+
+    try:
+        roles = [Role(r) for r in role]
+    except ValueError as exc:
+        err_console.print(f"[red]错误：未知角色：{exc}[/red]")
+        raise typer.Exit(2) from exc
+    secret = password or typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+    with unit_of_work() as session:
+        b = identity.get_bureau(session, code=bureau)
+        user = identity.create_user(
+            session,
+            bureau=b,
+            username=username,
+            password=secret,
+            display_name=display_name,
+            roles=roles,
+            phone=phone,
+        )
+        console.print(
+            f"已创建用户 {user.username}（{display_name}），单位：{b.name}，角色：{'、'.join(r.label for r in roles)}"
+        )
+
+
+@app.command("import-catalog")
+def import_catalog(
+    path: Path,
+    bureau: Annotated[str, typer.Option(help="单位编码")] = "hz",
+    replace: Annotated[bool, typer.Option(help="文件中没有的小类停用")] = False,
+) -> None:
+    """从 YAML 或 CSV 导入案件类别目录（按编码更新）。"""
+    from chengguan.catalog import service as catalog
+    from chengguan.identity import service as identity
+
+    fmt: Literal["yaml", "csv"] = "csv" if path.suffix.lower() == ".csv" else "yaml"
+    text = _read_text(path)
+    with unit_of_work() as session:
+        summary = catalog.import_catalog(
+            session, bureau=identity.get_bureau(session, code=bureau), text=text, fmt=fmt, replace=replace
+        )
+        console.print(f"类别目录已导入：{summary}")
+
+
+@app.command("export-catalog")
+def export_catalog(
+    bureau: Annotated[str, typer.Option(help="单位编码")] = "hz",
+    fmt: Annotated[str, typer.Option("--format", help="yaml 或 csv")] = "yaml",
+) -> None:
+    """导出案件类别目录到标准输出。"""
+    from chengguan.catalog import service as catalog
+    from chengguan.identity import service as identity
+
+    if fmt not in ("yaml", "csv"):
+        err_console.print("[red]错误：--format 只能是 yaml 或 csv[/red]")
+        raise typer.Exit(2)
+    with unit_of_work() as session:
+        sys.stdout.write(catalog.export_catalog(session, bureau=identity.get_bureau(session, code=bureau), fmt=fmt))  # type: ignore[arg-type]
+
+
+@app.command("import-boundaries")
+def import_boundaries(
+    path: Path,
+    level: Annotated[str, typer.Option(help="street、community 或 grid")],
+    name_field: Annotated[str, typer.Option(help="名称字段")] = "name",
+    code_field: Annotated[str, typer.Option(help="编码字段")] = "code",
+    parent_code_field: Annotated[str | None, typer.Option(help="上级编码字段（不给则按空间包含判断）")] = None,
+    crs: Annotated[CRS, typer.Option(help="输入坐标系")] = CRS.WGS84,
+    bureau: Annotated[str, typer.Option(help="单位编码")] = "hz",
+) -> None:
+    """导入真实的街道、社区或单元网格边界（GeoJSON 或 Shapefile），替换该区县的生成数据。"""
+    from chengguan.geo import service as geo
+    from chengguan.identity import service as identity
+
+    if level not in ("street", "community", "grid"):
+        err_console.print("[red]错误：--level 只能是 street、community 或 grid[/red]")
+        raise typer.Exit(2)
+    if not path.exists():
+        err_console.print(f"[red]错误：文件不存在：{path}[/red]")
+        raise typer.Exit(2)
+    with unit_of_work() as session:
+        summary = geo.import_boundaries(
+            session,
+            bureau=identity.get_bureau(session, code=bureau),
+            level=level,  # type: ignore[arg-type]
+            path=path,
+            name_field=name_field,
+            code_field=code_field,
+            parent_code_field=parent_code_field,
+            crs=crs,
+        )
+        console.print(f"边界已导入：{summary}")
+
+
+@app.command("import-calendar")
+def import_calendar(path: Path, bureau: Annotated[str, typer.Option(help="单位编码")] = "hz") -> None:
+    """导入工作日历（工作日、工作时段、节假日与调休）YAML。"""
+    from chengguan.calendar import service as calendars
+    from chengguan.identity import service as identity
+
+    text = _read_text(path)
+    with unit_of_work() as session:
+        result = calendars.import_calendar_yaml(session, bureau=identity.get_bureau(session, code=bureau), text=text)
+        console.print(f"工作日历已导入：{result}")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="处理一批后退出")] = False,
+    interval: Annotated[float, typer.Option(help="空闲时轮询间隔（秒）")] = 1.0,
+) -> None:
+    """运行后台任务（发件箱：通知等），多个 worker 可并行（PostgreSQL 上用 SKIP LOCKED 认领）。"""
+    from chengguan.cases import notifications  # noqa: F401 - registers handlers
+    from chengguan.jobs import outbox
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.effective_database_url))
+    while True:
+        done = outbox.run_pending(factory, limit=200)
+        if once:
+            console.print(f"已处理 {done} 条任务")
+            return
+        if done == 0:
+            time.sleep(interval)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+) -> None:
+    """启动 Web 控制台与 API。"""
+    import uvicorn
+
+    from chengguan import demo
+    from chengguan.web.app import create_app
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    table = Table(title="演示账号（密码均为 " + demo.DEMO_PASSWORD + "）")
+    for col in ("用户名", "姓名", "角色"):
+        table.add_column(col)
+    for username, name, roles in demo.DEMO_LOGINS:
+        table.add_row(username, name, "、".join(roles))
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    console.print(table)
+    console.print(f"控制台：{url}/console    API 文档：{url}/docs    数据库：{settings.effective_database_url}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        err_console.print(f"[red]错误：无法读取文件 {path}：{exc.strerror}[/red]")
+        raise typer.Exit(2) from exc
+    except UnicodeDecodeError as exc:
+        err_console.print(f"[red]错误：文件 {path} 不是 UTF-8 编码[/red]")
+        raise typer.Exit(2) from exc
+
+
+if __name__ == "__main__":
+    app()

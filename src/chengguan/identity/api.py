@@ -1,0 +1,103 @@
+"""Login, logout, the current user, and user administration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy import select
+
+from chengguan.identity import service as identity
+from chengguan.identity.models import Bureau, User
+from chengguan.identity.roles import STAFF_ROLES, Role
+from chengguan.identity.schemas import LoginIn, TokenOut, UserCreateIn, UserOut
+from chengguan.shared.errors import NotFound
+from chengguan.web.deps import (
+    SESSION_COOKIE,
+    AppSettings,
+    CurrentUser,
+    Db,
+    bearer_token,
+    commit,
+    require_roles,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["身份与权限"])
+Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
+Staff = Annotated[User, Depends(require_roles(*STAFF_ROLES))]
+
+
+def user_out(user: User) -> UserOut:
+    roles = sorted((Role(r) for r in user.roles), key=list(Role).index)
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bureau_id=user.bureau_id,
+        bureau_name=user.bureau.name,
+        roles=roles,
+        role_labels=[r.label for r in roles],
+    )
+
+
+@router.post("/auth/login", summary="登录，返回令牌并设置会话 Cookie")
+def login(body: LoginIn, request: Request, response: Response, db: Db, settings: AppSettings) -> TokenOut:
+    issued = identity.login(db, username=body.username, password=body.password, ttl_hours=settings.session_ttl_hours)
+    out = TokenOut(access_token=issued.token, user=user_out(issued.user))
+    commit(request, db)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "prod",
+        max_age=settings.session_ttl_hours * 3600,
+    )
+    return out
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="退出登录")
+def logout(request: Request, response: Response, db: Db, user: CurrentUser) -> None:
+    token = bearer_token(request)
+    if token:
+        identity.logout(db, token=token)
+        commit(request, db)
+    response.delete_cookie(SESSION_COOKIE)
+
+
+@router.get("/me", summary="当前用户")
+def me(user: CurrentUser) -> UserOut:
+    return user_out(user)
+
+
+@router.get("/users", summary="用户列表（管理员）")
+def list_users(db: Db, admin: Admin) -> list[UserOut]:
+    scope = identity.bureau_scope_ids(db, bureau_id=admin.bureau_id)
+    users = db.scalars(select(User).where(User.bureau_id.in_(scope)).order_by(User.id))
+    return [user_out(u) for u in users]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, summary="创建用户（管理员）")
+def create_user(body: UserCreateIn, request: Request, db: Db, admin: Admin) -> UserOut:
+    bureau = admin.bureau
+    if body.bureau_code:
+        bureau = identity.get_bureau(db, code=body.bureau_code)
+        if bureau.id not in identity.bureau_scope_ids(db, bureau_id=admin.bureau_id):
+            raise NotFound(f"单位不存在：{body.bureau_code}")
+    user = identity.create_user(
+        db,
+        bureau=db.get_one(Bureau, bureau.id),
+        username=body.username,
+        password=body.password,
+        display_name=body.display_name,
+        roles=body.roles,
+        phone=body.phone,
+    )
+    out = user_out(user)
+    commit(request, db)
+    return out
+
+
+@router.get("/officers", summary="可派遣的处置人员（执法队员、中队长、部门联络员）")
+def officers(db: Db, user: Staff) -> list[UserOut]:
+    return [user_out(u) for u in identity.assignable_users(db, bureau_id=user.bureau_id)]

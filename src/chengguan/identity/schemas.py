@@ -1,0 +1,41 @@
+"""The identity API contract."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chengguan.identity.roles import Role
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    bureau_id: int
+    bureau_name: str
+    roles: list[Role]
+    role_labels: list[str]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - OAuth token type, not a secret
+    user: UserOut
+
+
+class UserCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    password: str = Field(min_length=8, max_length=256)
+    display_name: str = Field(min_length=1, max_length=64)
+    roles: list[Role] = Field(min_length=1)
+    phone: str | None = Field(default=None, pattern=r"^\+?\d{5,15}$")
+    bureau_code: str | None = None

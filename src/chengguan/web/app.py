@@ -1,0 +1,46 @@
+"""``create_app()``: the FastAPI application with its routers, error handlers and static files."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengguan import __version__
+from chengguan.cases.api import router as cases_router
+from chengguan.catalog.api import router as catalog_router
+from chengguan.config import Settings, get_settings
+from chengguan.db import make_engine, make_session_factory
+from chengguan.geo.api import router as geo_router
+from chengguan.identity.api import router as identity_router
+from chengguan.web.errors import install_error_handlers
+
+log = logging.getLogger("chengguan.web")
+
+
+def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.effective_database_url))
+    app = FastAPI(
+        title="城管执法平台 chengguan",
+        version=__version__,
+        description="案件受理、派遣、处置、核查、结案全流程；错误均以 RFC 9457 problem+json 返回。",
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    install_error_handlers(app)
+    app.include_router(identity_router)
+    app.include_router(cases_router)
+    app.include_router(catalog_router)
+    app.include_router(geo_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    from chengguan.web.pages import install_pages  # console pages, static assets
+
+    install_pages(app, settings)
+    return app

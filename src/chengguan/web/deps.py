@@ -1,0 +1,95 @@
+"""Request-scoped dependencies: the database session, the current user, role checks, the commit.
+
+A route that writes ends with ``commit(request, db)``: the web layer owns the transaction, services only
+flush. After a successful commit, queued outbox messages run in-process when ``inline_jobs`` is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengguan.config import Settings
+from chengguan.identity import service as identity
+from chengguan.identity.models import User
+from chengguan.identity.roles import Role
+from chengguan.jobs import outbox
+from chengguan.shared.errors import PermissionDenied, Unauthenticated
+
+SESSION_COOKIE = "cg_session"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    session = get_session_factory(request)()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+Db = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def get_current_user(request: Request, db: Db) -> User:
+    token = bearer_token(request)
+    if not token:
+        raise Unauthenticated("请先登录")
+    user = identity.user_for_token(db, token=token)
+    request.state.user = user
+    return user
+
+
+def get_optional_user(request: Request, db: Db) -> User | None:
+    token = bearer_token(request)
+    if not token:
+        return None
+    try:
+        return identity.user_for_token(db, token=token)
+    except Unauthenticated:
+        return None
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency that lets through only users holding one of ``roles``."""
+    allowed = frozenset(r.value for r in roles)
+
+    def _check(user: CurrentUser) -> User:
+        if not (user.roles & allowed):
+            raise PermissionDenied("当前角色无权访问此功能")
+        return user
+
+    _check.allowed_roles = allowed  # type: ignore[attr-defined]  # read by the route x role test
+    return _check
+
+
+def commit(request: Request, db: Session) -> None:
+    db.commit()
+    settings = get_settings(request)
+    if settings.inline_jobs:
+        outbox.run_pending(get_session_factory(request), limit=100)
