@@ -1,0 +1,251 @@
+"""Use cases for the category catalog (大类/小类) of a bureau. Functions flush, never commit.
+
+Per locality: a bureau's catalog is its own rows if it has any, else its nearest ancestor's (see
+``identity.service.bureau_lineage``). A catalog is used as a whole: a district brigade with its own
+catalog does not fall back to the city's for codes it lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from chengguan.catalog.formats import (
+    STEPS,
+    MajorSpec,
+    MinorSpec,
+    default_catalog_text,
+    parse_csv,
+    parse_yaml,
+    render_csv,
+    render_yaml,
+)
+from chengguan.catalog.models import CategoryMajor, CategoryMinor
+from chengguan.identity.models import Bureau
+from chengguan.identity.service import bureau_lineage
+from chengguan.shared.durations import TimeLimit
+from chengguan.shared.errors import ValidationFailed
+
+CatalogFormat = Literal["yaml", "csv"]
+
+
+class UnknownCategory(ValidationFailed):
+    code = "unknown-category"
+    title = "未知的案件小类"
+
+
+@dataclass(frozen=True)
+class CatalogSummary:
+    """What an import or seed did to one bureau's own catalog, and its size afterwards."""
+
+    bureau_id: int
+    majors: int  # majors of the bureau's own catalog
+    minors: int  # active minors of the bureau's own catalog
+    created: int = 0  # minors created
+    updated: int = 0  # minors whose content changed (re-activation included)
+    deactivated: int = 0  # minors set inactive by replace=True
+
+    def __str__(self) -> str:
+        return (
+            f"大类 {self.majors} 个，启用小类 {self.minors} 个"
+            f"（新增 {self.created}，更新 {self.updated}，停用 {self.deactivated}）"
+        )
+
+
+# ---- reading ----------------------------------------------------------------------------------------
+
+
+def catalog_owner_id(session: Session, *, bureau_id: int) -> int | None:
+    """The bureau whose catalog ``bureau_id`` uses: itself, else the nearest ancestor with a catalog."""
+    lineage = [b.id for b in bureau_lineage(session, bureau_id=bureau_id)]
+    if not lineage:
+        return None
+    owners = set(
+        session.scalars(select(CategoryMajor.bureau_id).where(CategoryMajor.bureau_id.in_(lineage)).distinct())
+    )
+    return next((bid for bid in lineage if bid in owners), None)
+
+
+def list_catalog(session: Session, *, bureau_id: int) -> list[CategoryMajor]:
+    """The effective catalog: majors sorted, each with its active ``minors`` sorted by code.
+
+    Majors without any active minor are left out.
+    """
+    owner = catalog_owner_id(session, bureau_id=bureau_id)
+    if owner is None:
+        return []
+    majors = session.scalars(
+        select(CategoryMajor)
+        .where(CategoryMajor.bureau_id == owner)
+        .order_by(CategoryMajor.sort, CategoryMajor.code)
+        .options(selectinload(CategoryMajor.minors))
+        .execution_options(populate_existing=True)
+    )
+    return [m for m in majors if m.minors]
+
+
+def resolve_minor(session: Session, *, bureau_id: int, code: str) -> CategoryMinor:
+    """The active 小类 ``code`` of the catalog ``bureau_id`` uses; ``UnknownCategory`` otherwise."""
+    clean = str(code).strip()
+    owner = catalog_owner_id(session, bureau_id=bureau_id)
+    minor = None
+    if owner is not None:
+        minor = session.scalar(
+            select(CategoryMinor).where(CategoryMinor.bureau_id == owner, CategoryMinor.code == clean)
+        )
+    if minor is None or not minor.is_active:
+        raise UnknownCategory(f"未知的案件小类：{clean}")
+    return minor
+
+
+def step_limits(minor: CategoryMinor) -> dict[str, TimeLimit]:
+    """``{"accept", "file", "dispatch", "handle", "verify", "close"}`` → the 小类's time limits."""
+    return {step: TimeLimit.parse(getattr(minor, f"{step}_limit")) for step in STEPS}
+
+
+def urgent_limit(minor: CategoryMinor) -> TimeLimit | None:
+    """The 紧急处置时限 that replaces ``handle`` for a case flagged urgent, if the 小类 has one."""
+    return TimeLimit.parse(minor.urgent_handle_limit) if minor.urgent_handle_limit else None
+
+
+# ---- writing ----------------------------------------------------------------------------------------
+
+
+def _minor_values(spec: MinorSpec) -> dict[str, object]:
+    values: dict[str, object] = {
+        "name": spec.name,
+        "filing_criteria": spec.filing_criteria,
+        "closing_criteria": spec.closing_criteria,
+        "responsible_unit": spec.responsible_unit,
+        "urgent_handle_limit": spec.urgent_handle_limit,
+        "legal_basis": spec.legal_basis,
+        "is_active": spec.is_active,
+    }
+    for step in STEPS:
+        values[f"{step}_limit"] = spec.limits[step]
+    return values
+
+
+def _apply(
+    session: Session, *, bureau_id: int, majors: list[MajorSpec], overwrite: bool, replace: bool
+) -> CatalogSummary:
+    existing_majors = {
+        m.code: m for m in session.scalars(select(CategoryMajor).where(CategoryMajor.bureau_id == bureau_id))
+    }
+    existing_minors = {
+        m.code: m for m in session.scalars(select(CategoryMinor).where(CategoryMinor.bureau_id == bureau_id))
+    }
+    next_sort = max((m.sort for m in existing_majors.values()), default=0) + 1
+    created = updated = deactivated = 0
+    seen: set[str] = set()
+    for position, spec in enumerate(majors, start=1):
+        major = existing_majors.get(spec.code)
+        if major is None:
+            sort = position if overwrite else next_sort
+            next_sort = max(next_sort, sort) + 1
+            major = CategoryMajor(bureau_id=bureau_id, code=spec.code, name=spec.name, sort=sort)
+            session.add(major)
+            session.flush()
+            existing_majors[spec.code] = major
+        elif overwrite:
+            major.name, major.sort = spec.name, position
+        for minor_spec in spec.minors:
+            seen.add(minor_spec.code)
+            values = _minor_values(minor_spec)
+            row = existing_minors.get(minor_spec.code)
+            if row is None:
+                session.add(CategoryMinor(bureau_id=bureau_id, major_id=major.id, code=minor_spec.code, **values))
+                created += 1
+            elif overwrite:
+                values["major_id"] = major.id
+                changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+                for key, value in changed.items():
+                    setattr(row, key, value)
+                updated += bool(changed)
+    if replace:
+        for code, row in existing_minors.items():
+            if code not in seen and row.is_active:
+                row.is_active = False
+                deactivated += 1
+    session.flush()
+    for major in existing_majors.values():
+        session.expire(major, ["minors", "all_minors"])
+    major_count = session.scalar(
+        select(func.count()).select_from(CategoryMajor).where(CategoryMajor.bureau_id == bureau_id)
+    )
+    minor_count = session.scalar(
+        select(func.count())
+        .select_from(CategoryMinor)
+        .where(CategoryMinor.bureau_id == bureau_id, CategoryMinor.is_active.is_(True))
+    )
+    return CatalogSummary(
+        bureau_id=bureau_id,
+        majors=major_count or 0,
+        minors=minor_count or 0,
+        created=created,
+        updated=updated,
+        deactivated=deactivated,
+    )
+
+
+def _parse(text: str, fmt: str) -> list[MajorSpec]:
+    if fmt == "yaml":
+        return parse_yaml(text)
+    if fmt == "csv":
+        return parse_csv(text)
+    raise ValidationFailed(f"不支持的目录格式：{fmt!r}（应为 yaml 或 csv）")
+
+
+def seed_default_catalog(session: Session, *, bureau: Bureau) -> CatalogSummary:
+    """Give ``bureau`` the built-in catalog. Idempotent: adds missing codes, never overwrites local edits."""
+    majors = parse_yaml(default_catalog_text())
+    return _apply(session, bureau_id=bureau.id, majors=majors, overwrite=False, replace=False)
+
+
+def import_catalog(
+    session: Session, *, bureau: Bureau, text: str, fmt: Literal["yaml", "csv"], replace: bool = False
+) -> CatalogSummary:
+    """Load a YAML or CSV catalog into ``bureau``'s own catalog (all-or-nothing: validated first).
+
+    Upserts by code. With ``replace=True`` the bureau's minors absent from the file become inactive (never
+    deleted: cases reference them); a minor present again is re-activated.
+    """
+    majors = _parse(text, fmt)
+    return _apply(session, bureau_id=bureau.id, majors=majors, overwrite=True, replace=replace)
+
+
+def _specs(session: Session, *, bureau_id: int) -> list[MajorSpec]:
+    specs: list[MajorSpec] = []
+    for major in list_catalog(session, bureau_id=bureau_id):
+        spec = MajorSpec(code=major.code, name=major.name)
+        for minor in major.minors:
+            spec.minors.append(
+                MinorSpec(
+                    code=minor.code,
+                    name=minor.name,
+                    filing_criteria=minor.filing_criteria,
+                    closing_criteria=minor.closing_criteria,
+                    responsible_unit=minor.responsible_unit,
+                    limits={step: getattr(minor, f"{step}_limit") for step in STEPS},
+                    urgent_handle_limit=minor.urgent_handle_limit,
+                    legal_basis=minor.legal_basis,
+                )
+            )
+        specs.append(spec)
+    return specs
+
+
+def export_catalog(session: Session, *, bureau: Bureau, fmt: Literal["yaml", "csv"]) -> str:
+    """The catalog ``bureau`` uses (its own, else the inherited one), active minors only.
+
+    Round-trips with ``import_catalog``. CSV has Chinese headers and a UTF-8 BOM so Excel opens it.
+    """
+    specs = _specs(session, bureau_id=bureau.id)
+    if fmt == "yaml":
+        return render_yaml(specs, title=f"{bureau.name}（{bureau.code}）")
+    if fmt == "csv":
+        return render_csv(specs)
+    raise ValidationFailed(f"不支持的目录格式：{fmt!r}（应为 yaml 或 csv）")
