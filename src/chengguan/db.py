@@ -73,7 +73,8 @@ class Geometry(TypeDecorator[BaseGeometry]):
         self.geometry_type = geometry_type
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
+        # geoalchemy2 probes TypeDecorators with dialect=None while creating tables
+        if dialect is not None and dialect.name == "postgresql":
             return dialect.type_descriptor(
                 PostGISGeometry(geometry_type=self.geometry_type, srid=4326, spatial_index=False)
             )

@@ -261,20 +261,28 @@ def seed_cases(session: Session, *, count: int, days: int = 30, seed: int = 2026
             ),
             at=reported_at,
         )
-        _walk(session, case, cast, rng, now)
+        # Recent cases are more often still in progress; a few old ones stall and run overdue.
+        recency = i / max(count - 1, 1)
+        stall_after = rng.randint(0, 7) if rng.random() < 0.08 + 0.5 * recency**2 else None
+        _walk(session, case, cast, rng, now, stall_after)
         made += 1
         if made % 50 == 0:
             session.flush()
     return made
 
 
-def _walk(session: Session, case: Case, cast: _Cast, rng: random.Random, now: datetime) -> None:
-    """Advance one case as far as its timeline allows, with realistic detours."""
+def _walk(
+    session: Session, case: Case, cast: _Cast, rng: random.Random, now: datetime, stall_after: int | None
+) -> None:
+    """Advance one case as far as its timeline allows (or until it stalls), with realistic detours."""
     at = case.reported_at
     fate = rng.random()
+    taken = 0
 
     def step(action: Action, actor: User, minutes: tuple[int, int], **kw: object) -> bool:
-        nonlocal at
+        nonlocal at, taken
+        if stall_after is not None and taken >= stall_after:
+            return False
         # Mostly on time; about one step in eight is slow enough to blow its SLA.
         lo, hi = minutes
         delay = rng.uniform(lo, hi) if rng.random() > 0.12 else rng.uniform(hi, hi * 6)
@@ -282,6 +290,7 @@ def _walk(session: Session, case: Case, cast: _Cast, rng: random.Random, now: da
         if candidate >= now:
             return False
         at = candidate
+        taken += 1
         cases.transition(session, case=case, action=action, actor=actor, at=at, **kw)  # type: ignore[arg-type]
         return True
 

@@ -33,6 +33,16 @@ def import_all_models() -> None:
                 raise
 
 
+POSTGIS_TABLES = frozenset({"spatial_ref_sys", "topology", "layer"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate ignores what PostGIS owns (spatial_ref_sys ...) and our hand-made GiST indexes (``*_geom``)."""
+    if type_ == "table" and reflected and compare_to is None and name in POSTGIS_TABLES:
+        return False
+    return not (type_ == "index" and reflected and name is not None and name.endswith("_geom"))
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))

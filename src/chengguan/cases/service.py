@@ -105,9 +105,9 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         rework_count=0,
         overdue_steps=0,
     )
-    session.add(case)
-    session.flush()
     _start_step(session, case, minor, STEP_OF_STATE[CaseState.REPORTED], at)
+    session.add(case)
+    session.flush()  # one INSERT, clock included; the history row needs the id
     record(
         session,
         case=case,
@@ -186,53 +186,57 @@ def transition(
             action=action.value,
             state=state.value,
         )
-    target = decision.target or state
-    minor = session.get_one(CategoryMinor, case.category_id)
-    data: dict[str, Any] = {}
+    # One UPDATE per transition: no autoflush while the calendar and catalog are read mid-change.
+    with session.no_autoflush:
+        target = decision.target or state
+        minor = session.get_one(CategoryMinor, case.category_id)
+        data: dict[str, Any] = {}
 
-    if action is Action.DISPATCH or action is Action.VERIFY_FAIL:
-        if action is Action.DISPATCH:
-            case.assignee_id = _check_assignee(session, case=case, assignee_id=assignee_id).id
-            data["assignee_id"] = case.assignee_id
-        else:
-            case.rework_count += 1
-            data["rework"] = case.rework_count
-    elif action is Action.RETURN:
-        data["returned_by"] = case.assignee_id
-        case.assignee_id = None
-    elif action is Action.REQUEST_EXTENSION:
-        case.extension_pending = TimeLimit.parse(extension or "").to_text()
-        data["requested"] = case.extension_pending
-    elif action is Action.APPROVE_EXTENSION:
-        granted = TimeLimit.parse(case.extension_pending or "")
-        base = max(case.step_deadline or at, at)
-        case.step_deadline = _calendar(session, case.bureau_id).add(base, granted)
-        data.update(granted=granted.to_text(), deadline=_iso(case.step_deadline))
-        case.extension_pending = None
-    elif action is Action.DENY_EXTENSION:
-        data["denied"] = case.extension_pending
-        case.extension_pending = None
-    elif action is Action.SUSPEND:
-        case.suspended_from = state.value
-        case.extension_pending = None
-    elif action is Action.RESUME:
-        case.suspended_from = None
-
-    if target is not state:
-        case.state = target.value
-        new_step = STEP_OF_STATE.get(target)
-        if action is not Action.START:  # signing for a task keeps the 处置 clock that dispatch started
-            data.update(_leave_step(case, at))
-            if new_step is None:
-                case.step = case.step_started_at = case.step_deadline = None
+        if action is Action.DISPATCH or action is Action.VERIFY_FAIL:
+            if action is Action.DISPATCH:
+                case.assignee_id = _check_assignee(session, case=case, assignee_id=assignee_id).id
+                data["assignee_id"] = case.assignee_id
             else:
-                _start_step(session, case, minor, new_step, at)
-        if case.step_deadline is not None:
-            data["deadline"] = _iso(case.step_deadline)
-        if target.is_terminal:
-            case.closed_at = at
-    case.updated_at = at
-    event = record(session, case=case, action=action.value, from_state=state, actor=actor, at=at, note=note, data=data)
+                case.rework_count += 1
+                data["rework"] = case.rework_count
+        elif action is Action.RETURN:
+            data["returned_by"] = case.assignee_id
+            case.assignee_id = None
+        elif action is Action.REQUEST_EXTENSION:
+            case.extension_pending = TimeLimit.parse(extension or "").to_text()
+            data["requested"] = case.extension_pending
+        elif action is Action.APPROVE_EXTENSION:
+            granted = TimeLimit.parse(case.extension_pending or "")
+            base = max(case.step_deadline or at, at)
+            case.step_deadline = _calendar(session, case.bureau_id).add(base, granted)
+            data.update(granted=granted.to_text(), deadline=_iso(case.step_deadline))
+            case.extension_pending = None
+        elif action is Action.DENY_EXTENSION:
+            data["denied"] = case.extension_pending
+            case.extension_pending = None
+        elif action is Action.SUSPEND:
+            case.suspended_from = state.value
+            case.extension_pending = None
+        elif action is Action.RESUME:
+            case.suspended_from = None
+
+        if target is not state:
+            case.state = target.value
+            new_step = STEP_OF_STATE.get(target)
+            if action is not Action.START:  # signing for a task keeps the 处置 clock that dispatch started
+                data.update(_leave_step(case, at))
+                if new_step is None:
+                    case.step = case.step_started_at = case.step_deadline = None
+                else:
+                    _start_step(session, case, minor, new_step, at)
+            if case.step_deadline is not None:
+                data["deadline"] = _iso(case.step_deadline)
+            if target.is_terminal:
+                case.closed_at = at
+        case.updated_at = at
+        event = record(
+            session, case=case, action=action.value, from_state=state, actor=actor, at=at, note=note, data=data
+        )
     session.flush()  # the UPDATE carries "WHERE version = :old"; a concurrent writer gets StaleDataError
     return event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from chengguan.db import Base
-from chengguan.migrate import import_all_models
+from chengguan.migrate import import_all_models, include_object
 
 import_all_models()
 config = context.config
@@ -21,6 +21,7 @@ def run_migrations_online() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -17,6 +17,7 @@ from chengguan.identity.api import router as identity_router
 from chengguan.web.errors import install_error_handlers
 
 log = logging.getLogger("chengguan.web")
+API_ROUTERS = (identity_router, cases_router, catalog_router, geo_router)
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:
@@ -31,10 +32,8 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.state.settings = settings
     app.state.session_factory = session_factory
     install_error_handlers(app)
-    app.include_router(identity_router)
-    app.include_router(cases_router)
-    app.include_router(catalog_router)
-    app.include_router(geo_router)
+    for router in API_ROUTERS:
+        app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
