@@ -1,0 +1,494 @@
+"""The web console (zh-CN): server-rendered Jinja2 pages with HTMX, Leaflet and ECharts served locally.
+
+Pages read through the same query and access functions as the API; writes (transitions, reports) go
+through the JSON API from the browser so that the API stays the one write path. Every ``/console`` page
+redirects to ``/login`` when nobody is logged in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from chengguan import __version__
+from chengguan.cases import access, queries
+from chengguan.cases.api import REPORTERS
+from chengguan.cases.presenters import present_cases, present_detail
+from chengguan.cases.states import TRANSITIONS, Action, CaseState
+from chengguan.config import Settings
+from chengguan.geo import service as geo
+from chengguan.identity import service as identity
+from chengguan.identity.models import User
+from chengguan.identity.roles import STAFF_ROLES, Role
+from chengguan.shared.clock import BUREAU_TZ, fmt_local
+from chengguan.shared.errors import DomainError, Unauthenticated
+from chengguan.web.deps import SESSION_COOKIE, AppSettings, Db, OptionalUser, bearer_token, commit
+
+WEB_DIR = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+# The three front-end packages and the folder of each that the browser may read (nothing else of node_modules).
+VENDOR_DIRS = {"leaflet": "leaflet/dist", "echarts": "echarts/dist", "htmx": "htmx.org/dist"}
+PAGE_SIZE = 30
+
+# Badge colours per state (CSS classes in console.css) and chart colours (kept in step with them).
+STATE_COLOURS: dict[CaseState, str] = {
+    CaseState.REPORTED: "#d97706",
+    CaseState.ACCEPTED: "#ca8a04",
+    CaseState.FILED: "#2563eb",
+    CaseState.DISPATCHED: "#7c3aed",
+    CaseState.PROCESSING: "#0891b2",
+    CaseState.HANDLED: "#0d9488",
+    CaseState.VERIFIED: "#16a34a",
+    CaseState.CLOSED: "#475569",
+    CaseState.NOT_FILED: "#94a3b8",
+    CaseState.SUSPENDED: "#be123c",
+    CaseState.VOIDED: "#9ca3af",
+}
+# Which extra input each action needs in the console (the note is shown for all, required where the rule says).
+ACTION_INPUTS: dict[Action, str] = {Action.DISPATCH: "assignee", Action.REQUEST_EXTENSION: "extension"}
+DANGER_ACTIONS = frozenset({Action.VOID, Action.REJECT, Action.VERIFY_FAIL, Action.RETURN, Action.DENY_EXTENSION})
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """Raised by page handlers when nobody is logged in: answered with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def _page_user(request: Request, user: User | None) -> User:
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return user
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths: never redirect to another host after login."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/console"
+
+
+def _nav(user: User) -> dict[str, Any]:
+    roles = sorted((Role(r) for r in user.roles), key=list(Role).index)
+    return {
+        "user": user,
+        "role_labels": "、".join(r.label for r in roles),
+        "can_report": bool(user.roles & {r.value for r in REPORTERS}),
+        "is_staff": bool(user.roles & {r.value for r in STAFF_ROLES}),
+        "version": __version__,
+    }
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _error_page(request: Request, user: User, exc: DomainError) -> HTMLResponse:
+    return _render(
+        request,
+        "error.html",
+        {**_nav(user), "active": "", "title": exc.title, "detail": exc.detail, "status": exc.status},
+        status_code=exc.status,
+    )
+
+
+# ------------------------------------------------------------------------------------------ filters
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The console's filter form, as typed values plus the query string that reproduces it."""
+
+    states: tuple[CaseState, ...] = ()
+    category: str = ""
+    district: str = ""
+    overdue: str = ""  # "", "1", "0"
+    date_from: date | None = None
+    date_to: date | None = None
+    mine: bool = False
+
+    def to_query(self, tz: ZoneInfo = BUREAU_TZ) -> queries.CaseFilters:
+        return queries.CaseFilters(
+            states=self.states,
+            category=self.category or None,
+            district=self.district or None,
+            reported_from=datetime.combine(self.date_from, time.min, tz) if self.date_from else None,
+            # the "to" day is included: the query's upper bound is exclusive, so take the next midnight
+            reported_to=datetime.combine(self.date_to + timedelta(days=1), time.min, tz) if self.date_to else None,
+            overdue={"1": True, "0": False}.get(self.overdue),
+        )
+
+    def params(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = [("state", s.value) for s in self.states]
+        for key, value in (
+            ("category", self.category),
+            ("district", self.district),
+            ("overdue", self.overdue),
+            ("from", self.date_from.isoformat() if self.date_from else ""),
+            ("to", self.date_to.isoformat() if self.date_to else ""),
+            ("mine", "1" if self.mine else ""),
+        ):
+            if value:
+                out.append((key, value))
+        return out
+
+    def api_params(self) -> list[tuple[str, str]]:
+        """The same filters in the JSON API's terms (for the map's points request)."""
+        q = self.to_query()
+        out: list[tuple[str, str]] = [("state", s.value) for s in self.states]
+        if q.category:
+            out.append(("category", q.category))
+        if q.district:
+            out.append(("district", q.district))
+        if q.reported_from:
+            out.append(("from", q.reported_from.isoformat()))
+        if q.reported_to:
+            out.append(("to", q.reported_to.isoformat()))
+        if q.overdue is not None:
+            out.append(("overdue", "true" if q.overdue else "false"))
+        if self.mine:
+            out.append(("mine", "true"))
+        return out
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def _parse_filters(
+    state: list[str] | None,
+    category: str | None,
+    district: str | None,
+    overdue: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    mine: str | None,
+) -> ListFilters:
+    known = {s.value: s for s in CaseState}
+    states = tuple(dict.fromkeys(known[s] for s in (state or []) if s in known))
+    return ListFilters(
+        states=states,
+        category=(category or "").strip()[:16],
+        district=(district or "").strip()[:12],
+        overdue=overdue if overdue in ("1", "0") else "",
+        date_from=_parse_date(date_from),
+        date_to=_parse_date(date_to),
+        mine=mine in ("1", "on", "true"),
+    )
+
+
+StateQ = Annotated[list[str] | None, Query(alias="state")]
+FromQ = Annotated[str | None, Query(alias="from", max_length=32)]
+ToQ = Annotated[str | None, Query(alias="to", max_length=32)]
+ShortQ = Annotated[str | None, Query(max_length=32)]
+CursorQ = Annotated[str | None, Query(max_length=200)]
+
+
+# ------------------------------------------------------------------------------------------ jinja helpers
+
+
+def _badge(state: str, label: str | None = None) -> Markup:
+    try:
+        st = CaseState(state)
+    except ValueError:
+        return Markup('<span class="badge">{}</span>').format(label or state)
+    return Markup('<span class="badge badge-{}">{}</span>').format(st.value, label or st.label)
+
+
+templates.env.filters["local"] = fmt_local
+templates.env.filters["badge"] = _badge
+templates.env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False)
+templates.env.globals["STATES"] = list(CaseState)
+
+
+# ------------------------------------------------------------------------------------------ auth pages
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/console", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _render(request, "login.html", {"next": _safe_next(next), "error": None, "username": ""})
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    db: Db,
+    settings: AppSettings,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/console",
+) -> Response:
+    error = None
+    if not username.strip() or not password:
+        error = "请输入用户名和密码"
+    else:
+        try:
+            issued = identity.login(db, username=username, password=password, ttl_hours=settings.session_ttl_hours)
+        except Unauthenticated as exc:
+            error = exc.detail
+    if error is not None:
+        ctx = {"next": _safe_next(next), "error": error, "username": username}
+        return _render(request, "login.html", ctx, status_code=401)
+    commit(request, db)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "prod",
+        max_age=settings.session_ttl_hours * 3600,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout_submit(request: Request, db: Db) -> RedirectResponse:
+    token = bearer_token(request)
+    if token:
+        identity.logout(db, token=token)
+        commit(request, db)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# ------------------------------------------------------------------------------------------ case list
+
+
+def _district_names(db: Db, user: User) -> dict[str, str]:
+    scope = identity.bureau_scope_ids(db, bureau_id=user.bureau_id)
+    return {d.code: d.name for d in geo.list_districts(db, bureau_ids=scope)}
+
+
+def _table_context(db: Db, user: User, f: ListFilters, cursor: str | None) -> dict[str, Any]:
+    query = f.to_query()
+    if f.mine:
+        query = queries.CaseFilters(**{**query.__dict__, "assignee_id": user.id})
+    vis = access.visibility(db, user=user)
+    page = queries.list_cases(db, vis=vis, filters=query, limit=PAGE_SIZE, cursor=cursor, with_total=cursor is None)
+    base = f.params()
+    return {
+        "rows": present_cases(db, page.items, viewer=user),
+        "total": page.total,
+        "next_url": "/console/table?" + urlencode([*base, ("cursor", page.next_cursor)]) if page.next_cursor else None,
+        "first_url": "/console/table?" + urlencode(base) if cursor else None,
+        "districts": _district_names(db, user),
+        "paged": cursor is not None,
+    }
+
+
+@router.get("/console")
+def console(
+    request: Request,
+    db: Db,
+    user: OptionalUser,
+    state: StateQ = None,
+    category: ShortQ = None,
+    district: ShortQ = None,
+    overdue: ShortQ = None,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    mine: ShortQ = None,
+) -> Response:
+    me = _page_user(request, user)
+    f = _parse_filters(state, category, district, overdue, date_from, date_to, mine)
+    try:
+        table = _table_context(db, me, f, None)
+    except DomainError as exc:
+        return _error_page(request, me, exc)
+    counts = queries.state_counts(db, vis=access.visibility(db, user=me))
+    chart = [
+        {"state": s.value, "label": s.label, "count": counts.get(s.value, 0), "colour": STATE_COLOURS[s]}
+        for s in CaseState
+    ]
+    open_total = sum(counts.get(s.value, 0) for s in CaseState if not s.is_terminal)
+    return _render(
+        request,
+        "console.html",
+        {
+            **_nav(me),
+            **table,
+            "active": "list",
+            "f": f,
+            "chart": chart,
+            "grand_total": sum(counts.values()),
+            "open_total": open_total,
+        },
+    )
+
+
+@router.get("/console/table")
+def console_table(
+    request: Request,
+    db: Db,
+    user: OptionalUser,
+    state: StateQ = None,
+    category: ShortQ = None,
+    district: ShortQ = None,
+    overdue: ShortQ = None,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    mine: ShortQ = None,
+    cursor: CursorQ = None,
+) -> Response:
+    """The HTMX fragment: the case table for the filters (and a keyset page)."""
+    me = _page_user(request, user)
+    f = _parse_filters(state, category, district, overdue, date_from, date_to, mine)
+    try:
+        table = _table_context(db, me, f, cursor or None)
+    except DomainError as exc:
+        return HTMLResponse(
+            Markup('<div class="alert alert-error" role="alert">{}</div>').format(exc.detail), status_code=200
+        )
+    response = _render(request, "_case_table.html", {**table, "f": f})
+    response.headers["HX-Push-Url"] = "/console" + ("?" + urlencode(f.params()) if f.params() else "")
+    return response
+
+
+# ------------------------------------------------------------------------------------------ case detail
+
+
+@router.get("/console/cases/{case_no}")
+def case_detail(case_no: str, request: Request, db: Db, user: OptionalUser, settings: AppSettings) -> Response:
+    me = _page_user(request, user)
+    try:
+        case = access.get_case_for_user(db, user=me, case_no=case_no)
+    except DomainError as exc:
+        return _error_page(request, me, exc)
+    detail = present_detail(db, case, queries.history(db, case_id=case.id), viewer=me)
+    assignee = db.get(User, case.assignee_id) if case.assignee_id else None
+    actions = [
+        {
+            "action": a.value,
+            "label": a.label,
+            "input": ACTION_INPUTS.get(a, ""),
+            "note_required": TRANSITIONS[a].note_required,
+            "danger": a in DANGER_ACTIONS,
+        }
+        for a in detail.available_actions
+    ]
+    return _render(
+        request,
+        "case_detail.html",
+        {
+            **_nav(me),
+            "active": "list",
+            "c": detail,
+            "district_name": _district_names(db, me).get(detail.district_code or "", ""),
+            "assignee_name": assignee.display_name if assignee else "",
+            "actions": actions,
+            "history": list(reversed(detail.history)),
+            "state_labels": {s.value: s.label for s in CaseState},
+            "point": {"lon": detail.lon, "lat": detail.lat, "case_no": detail.case_no},
+            "map_settings": _map_settings(settings),
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------ map and report
+
+
+def _map_settings(settings: Settings) -> dict[str, str]:
+    return {"tile_url": settings.tile_url, "tile_attribution": settings.tile_attribution}
+
+
+@router.get("/console/map")
+def case_map(
+    request: Request,
+    db: Db,
+    user: OptionalUser,
+    settings: AppSettings,
+    state: StateQ = None,
+    category: ShortQ = None,
+    district: ShortQ = None,
+    overdue: ShortQ = None,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    mine: ShortQ = None,
+) -> Response:
+    me = _page_user(request, user)
+    f = _parse_filters(state, category, district, overdue, date_from, date_to, mine)
+    return _render(
+        request,
+        "map.html",
+        {
+            **_nav(me),
+            "active": "map",
+            "f": f,
+            "districts": _district_names(db, me),
+            "points_url": "/api/v1/cases/points?" + urlencode(f.api_params()),
+            "map_settings": _map_settings(settings),
+            "colours": {s.value: STATE_COLOURS[s] for s in CaseState},
+        },
+    )
+
+
+@router.get("/console/report")
+def report_page(request: Request, user: OptionalUser, settings: AppSettings) -> Response:
+    me = _page_user(request, user)
+    nav = _nav(me)
+    return _render(
+        request,
+        "report.html",
+        {
+            **nav,
+            "active": "report",
+            "map_settings": _map_settings(settings),
+            "is_hotline": bool(me.roles & {Role.DISPATCHER.value, Role.SHIFT_LEADER.value}),
+        },
+        status_code=200 if nav["can_report"] else 403,
+    )
+
+
+# ------------------------------------------------------------------------------------------ install
+
+
+def install_pages(app: FastAPI, settings: Settings) -> None:
+    """Add the console routes, the login redirect and the static mounts (own assets and vendor dists)."""
+    app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        if request.headers.get("hx-request"):
+            # an HTMX fragment request cannot follow a redirect into a full page: ask for a full reload
+            return Response(status_code=204, headers={"HX-Redirect": "/login?next=" + quote(exc.next_url)})
+        return RedirectResponse("/login?next=" + quote(exc.next_url, safe="/"), status_code=303)
+
+    app.mount("/static/app", StaticFiles(directory=WEB_DIR / "static"), name="static-app")
+    for name, sub in VENDOR_DIRS.items():
+        # check_dir=False: the API still starts where npm has not run (the pages then lack their libraries)
+        app.mount(
+            f"/static/vendor/{name}",
+            StaticFiles(directory=settings.node_modules_dir / sub, check_dir=False),
+            name=f"vendor-{name}",
+        )
