@@ -7,15 +7,16 @@
     if (!el || !dataEl || !window.echarts) return;
     const rows = JSON.parse(dataEl.textContent);
     const chart = echarts.init(el, null, { renderer: "canvas" });
+    const narrow = el.clientWidth < 640;
     chart.setOption({
       animationDuration: 500,
-      grid: { left: 44, right: 16, top: 20, bottom: 36 },
+      grid: { left: 44, right: 16, top: 20, bottom: narrow ? 64 : 36 },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, formatter: (p) => p[0].name + "：" + p[0].value + " 件" },
       xAxis: {
         type: "category",
         data: rows.map((r) => r.label),
         axisTick: { alignWithLabel: true },
-        axisLabel: { color: "#334155", interval: 0, fontSize: 12 },
+        axisLabel: { color: "#334155", interval: 0, fontSize: 12, rotate: narrow ? 45 : 0 },
         axisLine: { lineStyle: { color: "#cbd5e1" } },
       },
       yAxis: { type: "value", minInterval: 1, axisLabel: { color: "#64748b" }, splitLine: { lineStyle: { color: "#eef2f7" } } },
