@@ -7,13 +7,11 @@ redirects to ``/login`` when nobody is logged in.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,9 +29,10 @@ from chengguan.geo import service as geo
 from chengguan.identity import service as identity
 from chengguan.identity.models import User
 from chengguan.identity.roles import STAFF_ROLES, Role
-from chengguan.shared.clock import BUREAU_TZ, fmt_local
+from chengguan.shared.clock import fmt_local
 from chengguan.shared.errors import DomainError, Unauthenticated
 from chengguan.web.deps import SESSION_COOKIE, AppSettings, Db, OptionalUser, bearer_token, commit
+from chengguan.web.pages_filters import ListFilters, PageFilters
 
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -106,103 +105,6 @@ def _error_page(request: Request, user: User, exc: DomainError) -> HTMLResponse:
         {**_nav(user), "active": "", "title": exc.title, "detail": exc.detail, "status": exc.status},
         status_code=exc.status,
     )
-
-
-# ------------------------------------------------------------------------------------------ filters
-
-
-@dataclass(frozen=True)
-class ListFilters:
-    """The console's filter form, as typed values plus the query string that reproduces it."""
-
-    states: tuple[CaseState, ...] = ()
-    category: str = ""
-    district: str = ""
-    overdue: str = ""  # "", "1", "0"
-    date_from: date | None = None
-    date_to: date | None = None
-    mine: bool = False
-
-    def to_query(self, tz: ZoneInfo = BUREAU_TZ) -> queries.CaseFilters:
-        return queries.CaseFilters(
-            states=self.states,
-            category=self.category or None,
-            district=self.district or None,
-            reported_from=datetime.combine(self.date_from, time.min, tz) if self.date_from else None,
-            # the "to" day is included: the query's upper bound is exclusive, so take the next midnight
-            reported_to=datetime.combine(self.date_to + timedelta(days=1), time.min, tz) if self.date_to else None,
-            overdue={"1": True, "0": False}.get(self.overdue),
-        )
-
-    def params(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = [("state", s.value) for s in self.states]
-        for key, value in (
-            ("category", self.category),
-            ("district", self.district),
-            ("overdue", self.overdue),
-            ("from", self.date_from.isoformat() if self.date_from else ""),
-            ("to", self.date_to.isoformat() if self.date_to else ""),
-            ("mine", "1" if self.mine else ""),
-        ):
-            if value:
-                out.append((key, value))
-        return out
-
-    def api_params(self) -> list[tuple[str, str]]:
-        """The same filters in the JSON API's terms (for the map's points request)."""
-        q = self.to_query()
-        out: list[tuple[str, str]] = [("state", s.value) for s in self.states]
-        if q.category:
-            out.append(("category", q.category))
-        if q.district:
-            out.append(("district", q.district))
-        if q.reported_from:
-            out.append(("from", q.reported_from.isoformat()))
-        if q.reported_to:
-            out.append(("to", q.reported_to.isoformat()))
-        if q.overdue is not None:
-            out.append(("overdue", "true" if q.overdue else "false"))
-        if self.mine:
-            out.append(("mine", "true"))
-        return out
-
-
-def _parse_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        return None
-
-
-def _parse_filters(
-    state: list[str] | None,
-    category: str | None,
-    district: str | None,
-    overdue: str | None,
-    date_from: str | None,
-    date_to: str | None,
-    mine: str | None,
-) -> ListFilters:
-    known = {s.value: s for s in CaseState}
-    states = tuple(dict.fromkeys(known[s] for s in (state or []) if s in known))
-    return ListFilters(
-        states=states,
-        category=(category or "").strip()[:16],
-        district=(district or "").strip()[:12],
-        overdue=overdue if overdue in ("1", "0") else "",
-        date_from=_parse_date(date_from),
-        date_to=_parse_date(date_to),
-        mine=mine in ("1", "on", "true"),
-    )
-
-
-StateQ = Annotated[list[str] | None, Query(alias="state")]
-FromQ = Annotated[str | None, Query(alias="from", max_length=32)]
-ToQ = Annotated[str | None, Query(alias="to", max_length=32)]
-ShortQ = Annotated[str | None, Query(max_length=32)]
-CursorQ = Annotated[str | None, Query(max_length=200)]
 
 
 # ------------------------------------------------------------------------------------------ jinja helpers
@@ -292,7 +194,7 @@ def _district_names(db: Db, user: User) -> dict[str, str]:
 def _table_context(db: Db, user: User, f: ListFilters, cursor: str | None) -> dict[str, Any]:
     query = f.to_query()
     if f.mine:
-        query = queries.CaseFilters(**{**query.__dict__, "assignee_id": user.id})
+        query = dataclasses.replace(query, assignee_id=user.id)
     vis = access.visibility(db, user=user)
     page = queries.list_cases(db, vis=vis, filters=query, limit=PAGE_SIZE, cursor=cursor, with_total=cursor is None)
     base = f.params()
@@ -311,16 +213,9 @@ def console(
     request: Request,
     db: Db,
     user: OptionalUser,
-    state: StateQ = None,
-    category: ShortQ = None,
-    district: ShortQ = None,
-    overdue: ShortQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
-    mine: ShortQ = None,
+    f: PageFilters,
 ) -> Response:
     me = _page_user(request, user)
-    f = _parse_filters(state, category, district, overdue, date_from, date_to, mine)
     try:
         table = _table_context(db, me, f, None)
     except DomainError as exc:
@@ -351,18 +246,11 @@ def console_table(
     request: Request,
     db: Db,
     user: OptionalUser,
-    state: StateQ = None,
-    category: ShortQ = None,
-    district: ShortQ = None,
-    overdue: ShortQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
-    mine: ShortQ = None,
-    cursor: CursorQ = None,
+    f: PageFilters,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The HTMX fragment: the case table for the filters (and a keyset page)."""
     me = _page_user(request, user)
-    f = _parse_filters(state, category, district, overdue, date_from, date_to, mine)
     try:
         table = _table_context(db, me, f, cursor or None)
     except DomainError as exc:
@@ -427,16 +315,9 @@ def case_map(
     db: Db,
     user: OptionalUser,
     settings: AppSettings,
-    state: StateQ = None,
-    category: ShortQ = None,
-    district: ShortQ = None,
-    overdue: ShortQ = None,
-    date_from: FromQ = None,
-    date_to: ToQ = None,
-    mine: ShortQ = None,
+    f: PageFilters,
 ) -> Response:
     me = _page_user(request, user)
-    f = _parse_filters(state, category, district, overdue, date_from, date_to, mine)
     return _render(
         request,
         "map.html",
