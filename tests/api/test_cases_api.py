@@ -188,3 +188,11 @@ def test_reporter_is_told_the_outcome(login: Callable[[str], TestClient], app) -
 def test_openapi_document_lists_the_case_routes(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     assert {"/api/v1/cases", "/api/v1/cases/{case_no}", "/api/v1/cases/{case_no}/transitions"} <= set(doc["paths"])
+
+
+def test_staff_can_follow_what_they_reported_in_another_district(login: Callable[[str], TestClient]) -> None:
+    grid = login("grid1")  # 西湖区大队
+    elsewhere = new_case(grid, lon=120.2130, lat=30.2450)  # 钱江新城: routed to 上城区大队
+    assert elsewhere["case_no"].startswith("SC-")
+    assert grid.get(f"/api/v1/cases/{elsewhere['case_no']}").status_code == 200
+    assert_problem(login("officer1").get(f"/api/v1/cases/{elsewhere['case_no']}"), 404, "not-found")

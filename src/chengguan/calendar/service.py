@@ -10,6 +10,7 @@ deadline arithmetic in ``rules.py`` never consults the package.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -82,6 +83,28 @@ def get_calendar(session: Session, *, bureau_id: int) -> WorkCalendar:
     )
 
 
+# A calendar is read on every case transition and changes a few times a year: keep built calendars per
+# process for a short while. Writes through this module clear the cache at once; another process sees a
+# change within CACHE_SECONDS.
+CACHE_SECONDS = 60.0
+_cache: dict[tuple[str, int], tuple[float, WorkCalendar]] = {}
+
+
+def cached_calendar(session: Session, *, bureau_id: int) -> WorkCalendar:
+    key = (str(session.get_bind().engine.url), bureau_id)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    calendar = get_calendar(session, bureau_id=bureau_id)
+    _cache[key] = (now, calendar)
+    return calendar
+
+
+def clear_calendar_cache() -> None:
+    _cache.clear()
+
+
 # ---- writing ----------------------------------------------------------------------------------------
 
 
@@ -94,6 +117,7 @@ def configure_calendar(
     timezone: str | None = None,
 ) -> WorkCalendar:
     """Give ``bureau`` its own weekly pattern (replacing any it had); returns the effective calendar."""
+    clear_calendar_cache()
     parsed_weekdays = parse_weekdays(weekdays)
     parsed_periods = parse_periods(periods)
     tz_name = timezone or bureau.timezone or "Asia/Shanghai"
@@ -159,6 +183,7 @@ def set_special_days(session: Session, *, bureau: Bureau, days: list[tuple[date,
 
     Everything is validated before anything is written.
     """
+    clear_calendar_cache()
     validated = _validate_days((d, k, n, f"第 {i} 项") for i, (d, k, n) in enumerate(days, start=1))
     return _upsert_days(session, bureau_id=bureau.id, days=validated, overwrite=True)
 
@@ -205,6 +230,7 @@ def seed_official_holidays(session: Session, *, bureau: Bureau, years: list[int]
     Idempotent; a day the bureau already has a row for is kept as it is (local decisions win). Returns the
     number of rows inserted. Raises ``ValidationFailed`` (and writes nothing) if any year is not covered.
     """
+    clear_calendar_cache()
     days = [special for year in sorted(set(years)) for special in official_special_days(year)]
     return _upsert_days(session, bureau_id=bureau.id, days=days, overwrite=False)
 
@@ -219,6 +245,7 @@ def import_calendar_yaml(session: Session, *, bureau: Bureau, text: str, replace
     their effective values). ``special_days`` are upserted; with ``replace=True`` the bureau's own special
     days that the file does not list are deleted. All-or-nothing: everything is validated first.
     """
+    clear_calendar_cache()
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

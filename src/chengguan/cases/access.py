@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from chengguan.cases.models import Case
@@ -35,8 +35,8 @@ def get_case_for_user(session: Session, *, user: User, case_no: str, for_update:
     stmt = select(Case).where(Case.case_no == case_no)
     if vis.reporter_id is not None:
         stmt = stmt.where(Case.reporter_id == vis.reporter_id)
-    else:
-        stmt = stmt.where(Case.bureau_id.in_(vis.bureau_ids))
+    else:  # staff: their bureaus' cases, and what they reported themselves wherever it was routed
+        stmt = stmt.where(or_(Case.bureau_id.in_(vis.bureau_ids), Case.reporter_id == user.id))
     if for_update:
         stmt = stmt.with_for_update()
     case = session.scalar(stmt)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengguan.db import Base, BigIntPK, JSONType, UTCDateTime
 from chengguan.shared.clock import utcnow
@@ -48,6 +48,7 @@ class Case(Base):
     extension_pending: Mapped[str | None] = mapped_column(String(32))  # requested TimeLimit text
     suspended_from: Mapped[str | None] = mapped_column(String(20))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    history_len: Mapped[int] = mapped_column(Integer, default=0)  # seq of the last history row
     overdue_steps: Mapped[int] = mapped_column(Integer, default=0)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,6 +75,8 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    case: Mapped[Case] = relationship(lazy="raise")
 
 
 class CaseCounter(Base):

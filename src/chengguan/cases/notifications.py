@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengguan.cases.models import Case
@@ -26,7 +27,7 @@ _ASSIGNEE_MESSAGES = {
 
 @outbox.handler("case.changed")
 def on_case_changed(session: Session, payload: dict[str, Any]) -> None:
-    case = session.get_one(Case, payload["case_id"])
+    case = session.scalars(select(Case).where(Case.case_no == payload["case_no"])).one()
     action = payload["action"]
     if action in _REPORTER_MESSAGES and (case.reporter_id or case.reporter_phone):
         notify.send_in_app(

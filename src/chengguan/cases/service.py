@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,10 +104,10 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         updated_at=at,
         rework_count=0,
         overdue_steps=0,
+        history_len=0,
     )
     _start_step(session, case, minor, STEP_OF_STATE[CaseState.REPORTED], at)
     session.add(case)
-    session.flush()  # one INSERT, clock included; the history row needs the id
     record(
         session,
         case=case,
@@ -253,9 +253,9 @@ def record(
     data: dict[str, Any],
 ) -> CaseEvent:
     """Append one history row (who, when, from, to, note) and queue the side effects of the change."""
-    seq = (session.scalar(select(func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0) + 1
+    case.history_len = seq = case.history_len + 1  # part of the case's own versioned UPDATE
     event = CaseEvent(
-        case_id=case.id,
+        case=case,
         seq=seq,
         action=action,
         from_state=from_state.value if from_state else None,
@@ -270,7 +270,7 @@ def record(
     outbox.enqueue(
         session,
         topic="case.changed",
-        payload={"case_id": case.id, "action": action, "to_state": case.state, "seq": seq},
+        payload={"case_no": case.case_no, "action": action, "to_state": case.state, "seq": seq},
         bureau_id=case.bureau_id,
     )
     return event
@@ -290,10 +290,7 @@ def _check_assignee(session: Session, *, case: Case, assignee_id: int | None) ->
 
 
 def _calendar(session: Session, bureau_id: int) -> WorkCalendar:
-    cache: dict[int, WorkCalendar] = session.info.setdefault("work_calendars", {})
-    if bureau_id not in cache:
-        cache[bureau_id] = calendars.get_calendar(session, bureau_id=bureau_id)
-    return cache[bureau_id]
+    return calendars.cached_calendar(session, bureau_id=bureau_id)
 
 
 def _start_step(session: Session, case: Case, minor: CategoryMinor, step: Step, at: datetime) -> None:

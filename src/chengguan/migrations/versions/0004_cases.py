@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("extension_pending", sa.String(length=32), nullable=True),
         sa.Column("suspended_from", sa.String(length=20), nullable=True),
         sa.Column("rework_count", sa.Integer(), nullable=False),
+        sa.Column("history_len", sa.Integer(), nullable=False),
         sa.Column("overdue_steps", sa.Integer(), nullable=False),
         sa.Column("reported_at", chengguan.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", chengguan.db.UTCDateTime(timezone=True), nullable=False),
