@@ -30,7 +30,10 @@ install_python() {
     local t0
     t0="$(now)"
     rm -f "$stamp"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q -e '.[dev]'
+    # Some machines' pip.conf names local package indexes that are absent; pip then prints one
+    # "Location ... is ignored" warning per package even with -q. Drop exactly those lines, keep the rest.
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q -e '.[dev]' \
+        2> >(grep -v "^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory" >&2)
     echo "$want" >"$stamp"
     ok "Python dependencies installed ($(elapsed "$t0"))"
 }
