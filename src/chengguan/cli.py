@@ -26,8 +26,8 @@ from chengguan.shared.errors import DomainError
 
 ROLE_NAMES = [r.value for r in Role]
 app = typer.Typer(help="城管执法平台 chengguan 命令行工具", no_args_is_help=True, add_completion=False)
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextmanager

@@ -1,0 +1,110 @@
+"""The ``chengguan`` command as an administrator uses it, on a database of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chengguan.cli import app
+from chengguan.config import get_settings
+from tests.conftest import _throwaway_database
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with _throwaway_database(tmp_path_factory, "cli") as url:
+        data_dir = tmp_path_factory.mktemp("cli-data")
+        yield {"CHENGGUAN_DATABASE_URL": url, "CHENGGUAN_DATA_DIR": str(data_dir)}
+
+
+def run(env: dict[str, str], *args: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, list(args))
+    finally:
+        get_settings.cache_clear()
+    return result.exit_code, result.output
+
+
+def test_migrate_seed_and_manage(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    code, out = run(cli_env, "migrate", monkeypatch=monkeypatch)
+    assert code == 0 and "0004" in out
+    code, out = run(cli_env, "seed-demo", "--cases", "15", "--grid-size", "3000", monkeypatch=monkeypatch)
+    assert code == 0, out
+    assert "13 个区县" in out and "15 个案件" in out
+    code, out = run(cli_env, "seed-demo", "--if-empty", monkeypatch=monkeypatch)
+    assert code == 0 and "跳过" in out
+    code, out = run(cli_env, "seed-demo", monkeypatch=monkeypatch)
+    assert code == 2 and "已存在" in out
+
+    code, out = run(
+        cli_env,
+        "create-user",
+        "xu",
+        "--name",
+        "徐队员",
+        "--role",
+        "officer",
+        "--bureau",
+        "hz-xh",
+        "--password",
+        "long-enough-1",
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0 and "执法队员" in out
+    code, out = run(
+        cli_env,
+        "create-user",
+        "xu",
+        "--name",
+        "徐",
+        "--role",
+        "officer",
+        "--password",
+        "long-enough-1",
+        monkeypatch=monkeypatch,
+    )
+    assert code == 2 and "用户名已存在" in out and "Traceback" not in out
+    code, out = run(
+        cli_env,
+        "create-user",
+        "yy",
+        "--name",
+        "y",
+        "--role",
+        "wizard",
+        "--password",
+        "long-enough-1",
+        monkeypatch=monkeypatch,
+    )
+    assert code == 2 and "未知角色" in out
+
+    code, exported = run(cli_env, "export-catalog", "--format", "yaml", monkeypatch=monkeypatch)
+    assert code == 0 and "占道经营" in exported
+    path = tmp_path / "catalog.yaml"
+    path.write_text(exported.replace("占道经营", "占道经营（本地）", 1), encoding="utf-8")
+    code, out = run(cli_env, "import-catalog", str(path), monkeypatch=monkeypatch)
+    assert code == 0, out
+    code, exported = run(cli_env, "export-catalog", monkeypatch=monkeypatch)
+    assert "占道经营（本地）" in exported
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("大类编码,大类名称\n05,街面秩序\n", encoding="utf-8")
+    code, out = run(cli_env, "import-catalog", str(bad), monkeypatch=monkeypatch)
+    assert code == 2 and out.startswith("错误") and "Traceback" not in out
+    code, out = run(cli_env, "import-catalog", str(tmp_path / "missing.yaml"), monkeypatch=monkeypatch)
+    assert code == 2 and "无法读取" in out
+    code, out = run(
+        cli_env, "import-boundaries", str(tmp_path / "none.geojson"), "--level", "street", monkeypatch=monkeypatch
+    )
+    assert code == 2 and "文件不存在" in out
+
+    code, out = run(cli_env, "worker", "--once", monkeypatch=monkeypatch)
+    assert code == 0 and "已处理" in out
