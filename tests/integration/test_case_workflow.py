@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from shapely.geometry import box, mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -15,6 +18,8 @@ from chengguan.cases import service as cases
 from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.states import Action, CaseState, Refusal
 from chengguan.catalog import service as catalog
+from chengguan.geo import service as geo
+from chengguan.geo.models import District, Street
 from chengguan.identity.models import Bureau, User
 from chengguan.jobs.models import OutboxMessage
 from chengguan.shared.clock import BUREAU_TZ
@@ -229,3 +234,42 @@ def test_history_rows_cannot_be_rewritten(city_db: Session, people: dict[str, Us
     with pytest.raises(DBAPIError), city_db.begin_nested():
         city_db.execute(text("DELETE FROM case_event WHERE case_id = :id"), {"id": case.id})
     assert history(city_db, case)[0].note is None
+
+
+def test_importing_real_streets_replaces_generated_ones_and_cases_follow(
+    city_db: Session, people: dict[str, User], tmp_path: Path
+) -> None:
+    case = report(city_db, people["citizen1"], SHANGCHENG_POINT)
+    generated_grid = case.grid_id
+    assert generated_grid is not None
+    district = city_db.scalars(select(District).where(District.code == "330102")).one()
+    minx, miny, maxx, maxy = district.geom.bounds
+    mid = (minx + maxx) / 2
+    halves = [
+        ("330102001", "湖滨街道", district.geom.intersection(box(minx - 1, miny - 1, mid, maxy + 1))),
+        ("330102002", "望江街道", district.geom.intersection(box(mid, miny - 1, maxx + 1, maxy + 1))),
+    ]
+    path = tmp_path / "streets.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"code": c, "name": n}, "geometry": mapping(g)}
+                    for c, n, g in halves
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    city = city_db.scalars(select(Bureau).where(Bureau.code == "hz")).one()
+    geo.import_boundaries(city_db, bureau=city, level="street", path=path, name_field="name", code_field="code")
+    city_db.expire_all()
+    assert case.grid_id is None and case.street_id is None  # its generated grid is gone
+    scope = [b.id for b in city_db.scalars(select(Bureau))]
+    assert cases.relocate(city_db, bureau_ids=scope) >= 1
+    street = city_db.get_one(Street, case.street_id)
+    expected = "330102001" if SHANGCHENG_POINT[0] < mid else "330102002"
+    assert street.code == expected and street.source.startswith("imported:")
+    assert case.district_id == district.id and case.state == CaseState.REPORTED

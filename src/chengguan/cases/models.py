@@ -34,9 +34,11 @@ class Case(Base):
     lon: Mapped[float] = mapped_column(Float)  # WGS84
     lat: Mapped[float] = mapped_column(Float)
     district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"))
-    street_id: Mapped[int | None] = mapped_column(ForeignKey("street.id"))
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"))
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("unit_grid.id"))
+    # Below the district, boundaries may be replaced by imported real ones: the case then loses its place
+    # (SET NULL) until ``service.relocate`` finds it again.
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("street.id", ondelete="SET NULL"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("unit_grid.id", ondelete="SET NULL"))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     reporter_name: Mapped[str | None] = mapped_column(String(64))
     reporter_phone: Mapped[str | None] = mapped_column(String(20))

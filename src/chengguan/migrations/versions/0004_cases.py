@@ -86,11 +86,17 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["category_id"], ["category_minor.id"], name=op.f("fk_case_record_category_id_category_minor")
         ),
-        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_case_record_community_id_community")),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["community.id"], name=op.f("fk_case_record_community_id_community"), ondelete="SET NULL"
+        ),
         sa.ForeignKeyConstraint(["district_id"], ["district.id"], name=op.f("fk_case_record_district_id_district")),
-        sa.ForeignKeyConstraint(["grid_id"], ["unit_grid.id"], name=op.f("fk_case_record_grid_id_unit_grid")),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["unit_grid.id"], name=op.f("fk_case_record_grid_id_unit_grid"), ondelete="SET NULL"
+        ),
         sa.ForeignKeyConstraint(["reporter_id"], ["app_user.id"], name=op.f("fk_case_record_reporter_id_app_user")),
-        sa.ForeignKeyConstraint(["street_id"], ["street.id"], name=op.f("fk_case_record_street_id_street")),
+        sa.ForeignKeyConstraint(
+            ["street_id"], ["street.id"], name=op.f("fk_case_record_street_id_street"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_record")),
         sa.UniqueConstraint("case_no", name=op.f("uq_case_record_case_no")),
     )
