@@ -110,3 +110,30 @@ def test_every_route_for_every_role(app: FastAPI, login: Callable[[str], TestCli
                 assert r.headers["content-type"].startswith("application/problem+json")
             checked += 1
     assert checked >= 10 * len(PERSONA)
+
+
+def test_every_console_page_for_every_role(app: FastAPI, login: Callable[[str], TestClient], case_no: str) -> None:
+    from chengguan.cases.api import REPORTERS
+    from chengguan.web.pages import router as pages_router
+
+    anonymous = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    pages = [
+        r.path for r in pages_router.routes if isinstance(r, APIRoute) and "GET" in r.methods and r.path != "/login"
+    ]
+    assert {"/console", "/console/map", "/console/report", "/console/cases/{case_no}"} <= set(pages)
+    # The case lies in 西湖区 and was reported by citizen1: every persona may see it (city centre staff,
+    # the 西湖 brigade, the reporter); visibility across brigades is tested in test_cases_api.
+    for path in pages:
+        url = _url(path, case_no)
+        r = anonymous.get(url)
+        assert r.status_code in (303, 307) and r.headers["location"].startswith("/login" if path != "/" else "/"), path
+        for role, name in PERSONA.items():
+            c = login(name)
+            c.follow_redirects = False
+            r = c.get(url)
+            if path == "/console/report" and role not in REPORTERS:
+                assert r.status_code == 403, (path, role)
+            elif path == "/":
+                assert r.status_code in (303, 307), (path, role)
+            else:
+                assert r.status_code == 200, (path, role, r.status_code)

@@ -132,4 +132,4 @@ def state_counts(session: Session, *, vis: Visibility) -> dict[str, int]:
     assert stmt is not None
     sub = stmt.subquery()
     rows = session.execute(select(sub.c.state, func.count()).group_by(sub.c.state))
-    return dict(rows.tuples().all())
+    return {state: count for state, count in rows.all()}  # noqa: C416 - rows are Row objects
