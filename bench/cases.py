@@ -326,7 +326,8 @@ def main() -> None:
         print(
             f"transitions: {result['transitions_per_s']:.0f}/s with {args.workers} sessions "
             f"(raw SQL baseline {result['baseline_raw_sql_per_s']:.0f}/s); one session "
-            f"{result['transitions_1_thread_per_s']:.0f}/s (baseline {result['baseline_raw_sql_1_thread_per_s']:.0f}/s)",
+            f"{result['transitions_1_thread_per_s']:.0f}/s "
+            f"(baseline {result['baseline_raw_sql_1_thread_per_s']:.0f}/s)",
             flush=True,
         )
         load_s = bulk_load(factory, total)
