@@ -1,8 +1,9 @@
 """Benchmark the case backbone on PostgreSQL.
 
-1. transitions/s through ``cases.service.transition`` (history row and outbox row included), one
-   transaction per transition, as the API does it — against a baseline of the same writes as hand-written
-   SQL (UPDATE with version check + INSERT history + INSERT outbox) in the same run;
+1. transitions/s through the case services (history row and outbox row included): one transaction per
+   transition as the API does it (``transition``; 1 and N concurrent sessions), and 批量 batches of 100 cases
+   per transaction (``transition_many``) — each against a baseline of the same writes as hand-written SQL
+   (UPDATE + INSERT history + INSERT outbox) in the same run;
 2. p50/p99 of the filtered, keyset-paginated case-list query (``cases.queries.list_cases`` plus the
    presenter the API uses) at 1,000,000 cases — against a baseline of OFFSET pagination with a total count,
    which is what a naive list page does.
@@ -157,7 +158,61 @@ def bench_transitions(factory: sessionmaker[Session], n_cases: int, workers: int
                     count += 1
         return count
 
+    def batched_services(case_ids: list[int], per_txn: int = 100) -> int:
+        """批量操作: one action on up to ``per_txn`` cases per transaction (cases.service.transition_many)."""
+        count = 0
+        for action, actor_name, extra in PATH:
+            for i in range(0, len(case_ids), per_txn):
+                with factory() as s:
+                    chunk = list(s.scalars(select(Case).where(Case.id.in_(case_ids[i : i + per_txn]))))
+                    actor = s.get_one(User, users[actor_name])
+                    assignee = users[extra["assignee"]] if "assignee" in extra else None
+                    cases.transition_many(
+                        s, cases=chunk, action=action, actor=actor, note=extra.get("note"), assignee_id=assignee
+                    )
+                    s.commit()
+                    count += len(chunk)
+        return count
+
+    def batched_raw_sql(case_ids: list[int], per_txn: int = 100) -> int:
+        """Baseline for batches: the same rows by hand-made SQL, executemany per statement."""
+        count = 0
+        for seq, (action, _actor, _extra) in enumerate(PATH, start=2):
+            for i in range(0, len(case_ids), per_txn):
+                chunk = case_ids[i : i + per_txn]
+                st = TARGET[action].value
+                with factory() as s:
+                    s.execute(
+                        text(
+                            "UPDATE case_record SET state = :st, version = version + 1, updated_at = now() "
+                            "WHERE id = :id"
+                        ),
+                        [{"st": st, "id": cid} for cid in chunk],
+                    )
+                    s.execute(
+                        text(
+                            "INSERT INTO case_event (case_id, seq, action, from_state, to_state, actor_name, at, data) "
+                            "VALUES (:id, :seq, :a, 'x', :st, '基线', now(), '{}')"
+                        ),
+                        [{"id": cid, "seq": seq, "a": action.value, "st": st} for cid in chunk],
+                    )
+                    s.execute(
+                        text(
+                            "INSERT INTO outbox_message (topic, payload, created_at, available_at, attempts) "
+                            "VALUES ('bench', '{}', now(), now(), 0)"
+                        ),
+                        [{} for _ in chunk],
+                    )
+                    s.commit()
+                    count += len(chunk)
+        return count
+
     out: dict[str, float] = {}
+    n = n_cases * 2
+    done, secs = _in_threads(1, _report_many(factory, users["grid1"], n, "批量"), batched_services)
+    base, base_secs = _in_threads(1, _report_many(factory, users["grid1"], n, "批量基线"), batched_raw_sql)
+    out["transitions_batched_per_s"] = done / secs
+    out["baseline_raw_sql_batched_per_s"] = base / base_secs
     for label, n_workers in (("", workers), ("_1_thread", 1)):
         n = n_cases if n_workers > 1 else max(10, n_cases // 4)
         done, secs = _in_threads(n_workers, _report_many(factory, users["grid1"], n, "基准测试案件"), through_services)
@@ -327,7 +382,8 @@ def main() -> None:
             f"transitions: {result['transitions_per_s']:.0f}/s with {args.workers} sessions "
             f"(raw SQL baseline {result['baseline_raw_sql_per_s']:.0f}/s); one session "
             f"{result['transitions_1_thread_per_s']:.0f}/s "
-            f"(baseline {result['baseline_raw_sql_1_thread_per_s']:.0f}/s)",
+            f"(baseline {result['baseline_raw_sql_1_thread_per_s']:.0f}/s); batches of 100 per transaction "
+            f"{result['transitions_batched_per_s']:.0f}/s (baseline {result['baseline_raw_sql_batched_per_s']:.0f}/s)",
             flush=True,
         )
         load_s = bulk_load(factory, total)

@@ -273,3 +273,17 @@ def test_importing_real_streets_replaces_generated_ones_and_cases_follow(
     expected = "330102001" if SHANGCHENG_POINT[0] < mid else "330102002"
     assert street.code == expected and street.source.startswith("imported:")
     assert case.district_id == district.id and case.state == CaseState.REPORTED
+
+
+def test_a_batch_action_is_all_or_nothing(city_db: Session, people: dict[str, User]) -> None:
+    batch = [report(city_db, people["grid1"]) for _ in range(3)]
+    events = cases.transition_many(city_db, cases=batch, action=Action.ACCEPT, actor=people["dispatcher"])
+    assert [e.seq for e in events] == [2, 2, 2]
+    assert {c.state for c in batch} == {CaseState.ACCEPTED}
+    late = report(city_db, people["grid1"])  # still 待受理: 立案 is illegal for it
+    with pytest.raises(TransitionRefused) as refused, city_db.begin_nested():
+        cases.transition_many(city_db, cases=[*batch, late], action=Action.FILE, actor=people["shift_leader"])
+    assert late.case_no in refused.value.detail
+    city_db.expire_all()
+    assert {c.state for c in batch} == {CaseState.ACCEPTED}
+    assert all(len(history(city_db, c)) == 2 for c in batch)

@@ -87,11 +87,11 @@ def get_calendar(session: Session, *, bureau_id: int) -> WorkCalendar:
 # process for a short while. Writes through this module clear the cache at once; another process sees a
 # change within CACHE_SECONDS.
 CACHE_SECONDS = 60.0
-_cache: dict[tuple[str, int], tuple[float, WorkCalendar]] = {}
+_cache: dict[tuple[object, int], tuple[float, WorkCalendar]] = {}
 
 
 def cached_calendar(session: Session, *, bureau_id: int) -> WorkCalendar:
-    key = (str(session.get_bind().engine.url), bureau_id)
+    key = (session.get_bind().engine.url, bureau_id)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < CACHE_SECONDS:

@@ -7,6 +7,7 @@ the single place where the tamper-evident ledger will hook in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,7 +107,7 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         overdue_steps=0,
         history_len=0,
     )
-    _start_step(session, case, minor, STEP_OF_STATE[CaseState.REPORTED], at)
+    _start_step(session, case, catalog.step_limits(minor)[Step.ACCEPT.value], Step.ACCEPT, at)
     session.add(case)
     record(
         session,
@@ -159,12 +160,46 @@ def transition(
     at: datetime | None = None,
 ) -> CaseEvent:
     """Apply one workflow action, or refuse it with a reason. Stale versions are refused with 409."""
-    at = at or utcnow()
     if expected_version is not None and expected_version != case.version:
         raise StaleUpdate(
             f"案件 {case.case_no} 已被他人修改（当前版本 {case.version}，提交版本 {expected_version}）",
             current_version=case.version,
         )
+    event = _apply(session, case, action, actor, note, assignee_id, extension, at or utcnow())
+    session.flush()  # the UPDATE carries "WHERE version = :old"; a concurrent writer gets StaleDataError
+    return event
+
+
+def transition_many(
+    session: Session,
+    *,
+    cases: Sequence[Case],
+    action: Action,
+    actor: User,
+    note: str | None = None,
+    assignee_id: int | None = None,
+    at: datetime | None = None,
+) -> list[CaseEvent]:
+    """One action on many cases (批量受理、批量结案 ...): every case is checked first, one flush writes all.
+
+    A refusal for any case raises before anything is flushed; the caller's rollback then leaves nothing.
+    """
+    at = at or utcnow()
+    events = [_apply(session, case, action, actor, note, assignee_id, None, at) for case in cases]
+    session.flush()
+    return events
+
+
+def _apply(
+    session: Session,
+    case: Case,
+    action: Action,
+    actor: User,
+    note: str | None,
+    assignee_id: int | None,
+    extension: str | None,
+    at: datetime,
+) -> CaseEvent:
     state = CaseState(case.state)
     decision = decide(
         action,
@@ -188,57 +223,71 @@ def transition(
         )
     # One UPDATE per transition: no autoflush while the calendar and catalog are read mid-change.
     with session.no_autoflush:
+        data = _apply_fields(session, case, action, state, assignee_id, extension, at)
         target = decision.target or state
-        minor = session.get_one(CategoryMinor, case.category_id)
-        data: dict[str, Any] = {}
-
-        if action is Action.DISPATCH or action is Action.VERIFY_FAIL:
-            if action is Action.DISPATCH:
-                case.assignee_id = _check_assignee(session, case=case, assignee_id=assignee_id).id
-                data["assignee_id"] = case.assignee_id
-            else:
-                case.rework_count += 1
-                data["rework"] = case.rework_count
-        elif action is Action.RETURN:
-            data["returned_by"] = case.assignee_id
-            case.assignee_id = None
-        elif action is Action.REQUEST_EXTENSION:
-            case.extension_pending = TimeLimit.parse(extension or "").to_text()
-            data["requested"] = case.extension_pending
-        elif action is Action.APPROVE_EXTENSION:
-            granted = TimeLimit.parse(case.extension_pending or "")
-            base = max(case.step_deadline or at, at)
-            case.step_deadline = _calendar(session, case.bureau_id).add(base, granted)
-            data.update(granted=granted.to_text(), deadline=_iso(case.step_deadline))
-            case.extension_pending = None
-        elif action is Action.DENY_EXTENSION:
-            data["denied"] = case.extension_pending
-            case.extension_pending = None
-        elif action is Action.SUSPEND:
-            case.suspended_from = state.value
-            case.extension_pending = None
-        elif action is Action.RESUME:
-            case.suspended_from = None
-
         if target is not state:
-            case.state = target.value
-            new_step = STEP_OF_STATE.get(target)
-            if action is not Action.START:  # signing for a task keeps the 处置 clock that dispatch started
-                data.update(_leave_step(case, at))
-                if new_step is None:
-                    case.step = case.step_started_at = case.step_deadline = None
-                else:
-                    _start_step(session, case, minor, new_step, at)
-            if case.step_deadline is not None:
-                data["deadline"] = _iso(case.step_deadline)
-            if target.is_terminal:
-                case.closed_at = at
+            data.update(_move_clock(session, case, action, target, at))
         case.updated_at = at
-        event = record(
+        return record(
             session, case=case, action=action.value, from_state=state, actor=actor, at=at, note=note, data=data
         )
-    session.flush()  # the UPDATE carries "WHERE version = :old"; a concurrent writer gets StaleDataError
-    return event
+
+
+def _apply_fields(
+    session: Session,
+    case: Case,
+    action: Action,
+    state: CaseState,
+    assignee_id: int | None,
+    extension: str | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """What an action changes besides the state; returns what the history row should say about it."""
+    data: dict[str, Any] = {}
+    if action is Action.DISPATCH:
+        case.assignee_id = _check_assignee(session, case=case, assignee_id=assignee_id).id
+        data["assignee_id"] = case.assignee_id
+    elif action is Action.VERIFY_FAIL:
+        case.rework_count += 1
+        data["rework"] = case.rework_count
+    elif action is Action.RETURN:
+        data["returned_by"] = case.assignee_id
+        case.assignee_id = None
+    elif action is Action.REQUEST_EXTENSION:
+        case.extension_pending = TimeLimit.parse(extension or "").to_text()
+        data["requested"] = case.extension_pending
+    elif action is Action.APPROVE_EXTENSION:
+        granted = TimeLimit.parse(case.extension_pending or "")
+        case.step_deadline = _calendar(session, case.bureau_id).add(max(case.step_deadline or at, at), granted)
+        data.update(granted=granted.to_text(), deadline=_iso(case.step_deadline))
+        case.extension_pending = None
+    elif action is Action.DENY_EXTENSION:
+        data["denied"] = case.extension_pending
+        case.extension_pending = None
+    elif action is Action.SUSPEND:
+        case.suspended_from = state.value
+        case.extension_pending = None
+    elif action is Action.RESUME:
+        case.suspended_from = None
+    return data
+
+
+def _move_clock(session: Session, case: Case, action: Action, target: CaseState, at: datetime) -> dict[str, Any]:
+    """Enter ``target``: stop the old step's clock (noting whether it was in time) and start the new one."""
+    data: dict[str, Any] = {}
+    case.state = target.value
+    new_step = STEP_OF_STATE.get(target)
+    if action is not Action.START:  # signing for a task keeps the 处置 clock that dispatch started
+        data.update(_leave_step(case, at))
+        if new_step is None:
+            case.step = case.step_started_at = case.step_deadline = None
+        else:
+            _start_step(session, case, _limits(session, case.category_id)[new_step.value], new_step, at)
+    if case.step_deadline is not None:
+        data["deadline"] = _iso(case.step_deadline)
+    if target.is_terminal:
+        case.closed_at = at
+    return data
 
 
 def record(
@@ -309,13 +358,18 @@ def relocate(session: Session, *, bureau_ids: list[int], batch: int = 500) -> in
 
 
 def _check_assignee(session: Session, *, case: Case, assignee_id: int | None) -> User:
-    user = session.get(User, assignee_id) if assignee_id is not None else None
+    users: dict[int, User] = session.info.setdefault("cases.assignees", {})  # strong refs per unit of work
+    user = users.get(assignee_id) if assignee_id is not None else None
+    if user is None and assignee_id is not None:
+        user = session.get(User, assignee_id)
+        if user is not None:
+            users[assignee_id] = user
     field = {Role.OFFICER.value, Role.SQUAD_LEADER.value, Role.DEPARTMENT_LIAISON.value}
     if (
         user is None
         or not user.is_active
         or not (user.roles & field)
-        or user.bureau_id not in identity.bureau_scope_ids(session, bureau_id=_root_bureau_id(session, case.bureau_id))
+        or user.bureau_id not in _city_scope(session, case.bureau_id)
     ):
         raise ValidationFailed("派遣对象必须是本辖区在岗的执法队员、中队长或部门联络员", assignee_id=assignee_id)
     return user
@@ -325,11 +379,27 @@ def _calendar(session: Session, bureau_id: int) -> WorkCalendar:
     return calendars.cached_calendar(session, bureau_id=bureau_id)
 
 
-def _start_step(session: Session, case: Case, minor: CategoryMinor, step: Step, at: datetime) -> None:
-    limit = catalog.step_limits(minor)[step.value]
+def _start_step(session: Session, case: Case, limit: TimeLimit, step: Step, at: datetime) -> None:
     case.step = step.value
     case.step_started_at = at
     case.step_deadline = _calendar(session, case.bureau_id).add(at, limit)
+
+
+def _limits(session: Session, category_id: int) -> dict[str, TimeLimit]:
+    """Per unit of work: the identity map holds rows weakly, so a batch would reload the 小类 per case."""
+    cache: dict[int, dict[str, TimeLimit]] = session.info.setdefault("cases.step_limits", {})
+    if category_id not in cache:
+        cache[category_id] = catalog.step_limits(session.get_one(CategoryMinor, category_id))
+    return cache[category_id]
+
+
+def _city_scope(session: Session, bureau_id: int) -> frozenset[int]:
+    """Every bureau of the city ``bureau_id`` belongs to (per unit of work)."""
+    cache: dict[int, frozenset[int]] = session.info.setdefault("cases.city_scope", {})
+    if bureau_id not in cache:
+        root = _root_bureau_id(session, bureau_id)
+        cache[bureau_id] = frozenset(identity.bureau_scope_ids(session, bureau_id=root))
+    return cache[bureau_id]
 
 
 def _leave_step(case: Case, at: datetime) -> dict[str, Any]:
