@@ -15,6 +15,10 @@ from chengguan.shared.clock import utcnow
 class Case(Base):
     __tablename__ = "case_record"
     __table_args__ = (
+        # The list is ordered by (reported_at, id) desc: a city-wide view walks ix_case_reported backwards,
+        # a brigade's view ix_case_bureau_reported, a state filter ix_case_state_reported.
+        Index("ix_case_reported", "reported_at", "id"),
+        Index("ix_case_state_reported", "state", "reported_at", "id"),
         Index("ix_case_bureau_reported", "bureau_id", "reported_at", "id"),
         Index("ix_case_bureau_state_reported", "bureau_id", "state", "reported_at", "id"),
         Index("ix_case_category_reported", "category_id", "reported_at"),

@@ -55,15 +55,22 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def _filtered(session: Session, vis: Visibility, f: CaseFilters) -> Select[Case] | None:
-    """The filtered statement, or None when a filter names something with no cases (empty result)."""
+    """The filtered statement, or None when a filter names something with no visible cases (empty result)."""
     stmt = select(Case)
+    bureau_ids = set(vis.bureau_ids)
+    if f.district:
+        # A district belongs to one brigade: narrow the bureau scope to it (an index-friendly equality).
+        districts = session.execute(select(District.id, District.bureau_id).where(District.code == f.district)).all()
+        bureau_ids &= {d.bureau_id for d in districts}
+        if not bureau_ids:
+            return None
+        stmt = stmt.where(Case.district_id.in_([d.id for d in districts]))
     if vis.reporter_id is not None:
         stmt = stmt.where(Case.reporter_id == vis.reporter_id)
-    stmt = (
-        stmt.where(Case.bureau_id.in_(vis.bureau_ids))
-        if len(vis.bureau_ids) > 1
-        else stmt.where(Case.bureau_id == vis.bureau_ids[0])
-    )
+    if len(bureau_ids) == 1:
+        stmt = stmt.where(Case.bureau_id == next(iter(bureau_ids)))
+    else:
+        stmt = stmt.where(Case.bureau_id.in_(sorted(bureau_ids)))
     if f.states:
         stmt = stmt.where(Case.state.in_([s.value for s in f.states]))
     if f.category:
@@ -82,11 +89,6 @@ def _filtered(session: Session, vis: Visibility, f: CaseFilters) -> Select[Case]
         if not grid_ids:
             return None
         stmt = stmt.where(Case.grid_id.in_(grid_ids))
-    if f.district:
-        district_ids = list(session.scalars(select(District.id).where(District.code == f.district)))
-        if not district_ids:
-            return None
-        stmt = stmt.where(Case.district_id.in_(district_ids))
     if f.reported_from:
         stmt = stmt.where(Case.reported_at >= f.reported_from)
     if f.reported_to:

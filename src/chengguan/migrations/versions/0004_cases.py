@@ -101,6 +101,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("case_no", name=op.f("uq_case_record_case_no")),
     )
     with op.batch_alter_table("case_record", schema=None) as batch_op:
+        batch_op.create_index("ix_case_reported", ["reported_at", "id"], unique=False)
+        batch_op.create_index("ix_case_state_reported", ["state", "reported_at", "id"], unique=False)
         batch_op.create_index("ix_case_bureau_reported", ["bureau_id", "reported_at", "id"], unique=False)
         batch_op.create_index(
             "ix_case_bureau_state_reported", ["bureau_id", "state", "reported_at", "id"], unique=False
@@ -171,6 +173,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_category_reported")
         batch_op.drop_index("ix_case_bureau_state_reported")
         batch_op.drop_index("ix_case_bureau_reported")
+        batch_op.drop_index("ix_case_state_reported")
+        batch_op.drop_index("ix_case_reported")
 
     op.drop_table("case_record")
     with op.batch_alter_table("notification", schema=None) as batch_op:
