@@ -20,6 +20,7 @@ from chengguan.web.deps import (
     bearer_token,
     commit,
     require_roles,
+    set_session_cookie,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["身份与权限"])
@@ -45,14 +46,7 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, settings:
     issued = identity.login(db, username=body.username, password=body.password, ttl_hours=settings.session_ttl_hours)
     out = TokenOut(access_token=issued.token, user=user_out(issued.user))
     commit(request, db)
-    response.set_cookie(
-        SESSION_COOKIE,
-        issued.token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.env == "prod",
-        max_age=settings.session_ttl_hours * 3600,
-    )
+    set_session_cookie(response, issued.token, settings)
     return out
 
 

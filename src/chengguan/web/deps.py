@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengguan.config import Settings
@@ -86,6 +86,18 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
     _check.allowed_roles = allowed  # type: ignore[attr-defined]  # read by the route x role test
     return _check
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    """The browser's session: HttpOnly, SameSite=Lax, Secure in production, as long as the token lives."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "prod",
+        max_age=settings.session_ttl_hours * 3600,
+    )
 
 
 def commit(request: Request, db: Session) -> None:

@@ -31,7 +31,15 @@ from chengguan.identity.models import User
 from chengguan.identity.roles import STAFF_ROLES, Role
 from chengguan.shared.clock import fmt_local
 from chengguan.shared.errors import DomainError, Unauthenticated
-from chengguan.web.deps import SESSION_COOKIE, AppSettings, Db, OptionalUser, bearer_token, commit
+from chengguan.web.deps import (
+    SESSION_COOKIE,
+    AppSettings,
+    Db,
+    OptionalUser,
+    bearer_token,
+    commit,
+    set_session_cookie,
+)
 from chengguan.web.pages_filters import ListFilters, PageFilters
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -161,14 +169,7 @@ def login_submit(
         return _render(request, "login.html", ctx, status_code=401)
     commit(request, db)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        issued.token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.env == "prod",
-        max_age=settings.session_ttl_hours * 3600,
-    )
+    set_session_cookie(response, issued.token, settings)
     return response
 
 
