@@ -92,6 +92,20 @@ CATEGORY_WEIGHTS = {
     "0401": 1,  # 路面塌陷
     "0402": 1,  # 道路积水
 }
+# (steps before the case stalls, fate) for the most recent cases, latest first: each open state and each
+# early ending appears in the demo whatever the time of day it is seeded (the e2e tests rely on that).
+COVERAGE: list[tuple[int | None, float]] = [
+    (0, 0.5),  # 待受理
+    (None, 0.01),  # 作废
+    (1, 0.5),  # 待立案
+    (None, 0.05),  # 不予立案
+    (2, 0.5),  # 待派遣
+    (None, 0.08),  # 挂账
+    (3, 0.5),  # 待签收
+    (4, 0.5),  # 处置中
+    (5, 0.5),  # 待核查
+    (6, 0.5),  # 待结案
+]
 STREET_NAMES = ["文三路", "莫干山路", "解放路", "江南大道", "延安路", "天目山路", "庆春路", "滨盛路"]
 CHANNEL_WEIGHTS = {
     Channel.GRID_WORKER: 40,
@@ -243,9 +257,10 @@ def seed_cases(session: Session, *, count: int, days: int = 30, seed: int = 2026
         lon, lat = _random_point_in(geom, rng)
         code = rng.choices(codes, weights)[0]
         channel = rng.choices(channels, channel_weights)[0]
-        reported_at = _working_moment(now - timedelta(days=days * (1 - (i + rng.random()) / count)), rng)
+        natural = now - timedelta(days=days * (1 - (i + rng.random()) / count))
+        reported_at = _working_moment(natural, rng)
         if reported_at >= now:
-            continue
+            reported_at = natural
         reporter = cast.reporters[channel]
         case = cases.report_case(
             session,
@@ -261,10 +276,14 @@ def seed_cases(session: Session, *, count: int, days: int = 30, seed: int = 2026
             ),
             at=reported_at,
         )
-        # Recent cases are more often still in progress; a few old ones stall and run overdue.
-        recency = i / max(count - 1, 1)
-        stall_after = rng.randint(0, 7) if rng.random() < 0.08 + 0.5 * recency**2 else None
-        _walk(session, case, cast, rng, now, stall_after)
+        from_latest = count - 1 - i
+        if from_latest < len(COVERAGE):  # the most recent cases show every state, whatever the clock says
+            stall_after, fate = COVERAGE[from_latest]
+            _walk(session, case, cast, rng, now, stall_after, fate=fate, steady=True)
+        else:  # recent cases are more often still in progress; a few old ones stall and run overdue
+            recency = i / max(count - 1, 1)
+            stall_after = rng.randint(0, 7) if rng.random() < 0.08 + 0.5 * recency**2 else None
+            _walk(session, case, cast, rng, now, stall_after, fate=rng.random())
         made += 1
         if made % 50 == 0:
             session.flush()
@@ -272,11 +291,21 @@ def seed_cases(session: Session, *, count: int, days: int = 30, seed: int = 2026
 
 
 def _walk(
-    session: Session, case: Case, cast: _Cast, rng: random.Random, now: datetime, stall_after: int | None
+    session: Session,
+    case: Case,
+    cast: _Cast,
+    rng: random.Random,
+    now: datetime,
+    stall_after: int | None,
+    *,
+    fate: float,
+    steady: bool = False,
 ) -> None:
-    """Advance one case as far as its timeline allows (or until it stalls), with realistic detours."""
+    """Advance one case as far as its timeline allows (or until it stalls), with realistic detours.
+
+    ``fate`` picks the detour (作废, 不予立案, 挂账, 回退, 延期, 返工 or none); ``steady`` rules out slow steps.
+    """
     at = case.reported_at
-    fate = rng.random()
     taken = 0
 
     def step(action: Action, actor: User, minutes: tuple[int, int], **kw: object) -> bool:
@@ -285,7 +314,7 @@ def _walk(
             return False
         # Mostly on time; about one step in eight is slow enough to blow its SLA.
         lo, hi = minutes
-        delay = rng.uniform(lo, hi) if rng.random() > 0.12 else rng.uniform(hi, hi * 6)
+        delay = rng.uniform(lo, hi) if steady or rng.random() > 0.12 else rng.uniform(hi, hi * 6)
         candidate = at + timedelta(minutes=delay)
         if candidate >= now:
             return False
