@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from chengguan.cases.channels import Channel
 from chengguan.cases.models import Case
 from chengguan.cases.states import Action, CaseState
 from chengguan.catalog import service as catalog
+from chengguan.geo import rules as geo_rules
 from chengguan.geo import service as geo
 from chengguan.geo.models import District, UnitGrid
 from chengguan.identity import service as identity
@@ -254,7 +254,8 @@ def seed_cases(session: Session, *, count: int, days: int = 30, seed: int = 2026
     made = 0
     for i in range(count):
         geom, _district = grids[rng.randrange(len(grids))]
-        lon, lat = _random_point_in(geom, rng)
+        point = geo_rules.random_points_in(geom, 1, rng)[0]
+        lon, lat = point.x, point.y
         code = rng.choices(codes, weights)[0]
         channel = rng.choices(channels, channel_weights)[0]
         natural = now - timedelta(days=days * (1 - (i + rng.random()) / count))
@@ -381,16 +382,6 @@ def _working_moment(t: datetime, rng: random.Random) -> datetime:
         return t
     moved = local.replace(hour=rng.randint(7, 20), minute=rng.randint(0, 59))
     return moved.astimezone(t.tzinfo)
-
-
-def _random_point_in(geom: object, rng: random.Random) -> tuple[float, float]:
-    minx, miny, maxx, maxy = geom.bounds  # type: ignore[attr-defined]
-    for _ in range(100):
-        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if geom.contains(p):  # type: ignore[attr-defined]
-            return p.x, p.y
-    c = geom.representative_point()  # type: ignore[attr-defined]
-    return c.x, c.y
 
 
 def state_summary(session: Session) -> dict[str, int]:

@@ -16,6 +16,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from chengguan.geo import rules
 from chengguan.geo import service as geo
 from chengguan.geo.models import Community, District, Street, UnitGrid
 from chengguan.identity.service import create_bureau
@@ -73,14 +74,7 @@ def count(db: Session, model: Any, **where: Any) -> int:
 
 
 def random_points_in(area: BaseGeometry, n: int, seed: int = 11) -> list[Point]:
-    rng = random.Random(seed)
-    minx, miny, maxx, maxy = area.bounds
-    out: list[Point] = []
-    while len(out) < n:
-        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if area.contains(p):
-            out.append(p)
-    return out
+    return rules.random_points_in(area, n, random.Random(seed))
 
 
 # ------------------------------------------------------------------------------------------ districts

@@ -8,6 +8,7 @@ import random
 import pytest
 import shapely
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
 
 from chengguan.geo import rules
 
@@ -17,15 +18,8 @@ L_SHAPE = Polygon(
 )
 
 
-def random_points_in(area: Polygon | MultiPolygon, n: int, seed: int = 7) -> list[Point]:
-    rng = random.Random(seed)
-    minx, miny, maxx, maxy = area.bounds
-    out: list[Point] = []
-    while len(out) < n:
-        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if area.contains(p):
-            out.append(p)
-    return out
+def random_points_in(area: BaseGeometry, n: int, seed: int = 7) -> list[Point]:
+    return rules.random_points_in(area, n, random.Random(seed))
 
 
 # ------------------------------------------------------------------------------------------- codes

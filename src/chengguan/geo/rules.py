@@ -322,3 +322,18 @@ def cut_grids(area: BaseGeometry, lattice: Lattice, *, sliver_fraction: float = 
         merged[best] = shapely.union(merged[best], s)
     grids = [to_multipolygon(g) for g in merged]
     return [grids[i] for i in reading_order(grids)]
+
+
+def random_points_in(area: BaseGeometry, n: int, rng: random.Random, max_tries: int = 100_000) -> list[Point]:
+    """``n`` uniformly random points inside ``area`` (rejection sampling in its bounding box)."""
+    minx, miny, maxx, maxy = area.bounds
+    out: list[Point] = []
+    for _ in range(max_tries):
+        if len(out) == n:
+            break
+        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if area.contains(p):
+            out.append(p)
+    if len(out) < n:  # a sliver: fall back to a point that is surely inside
+        out.extend([area.representative_point()] * (n - len(out)))
+    return out
