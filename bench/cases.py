@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -28,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from _common import percentile, throwaway_pg
@@ -106,7 +109,39 @@ def _in_threads(workers: int, ids: list[int], walk: Callable[[list[int]], int]) 
     return done, time.perf_counter() - started
 
 
-def bench_transitions(factory: sessionmaker[Session], n_cases: int, workers: int) -> dict[str, float]:
+def _in_processes(procs: int, ids: list[int], walk: Callable[[list[int]], int], engine: Engine) -> tuple[int, float]:
+    """Like ``_in_threads`` but in forked processes (as ``uvicorn --workers N`` runs): no shared GIL."""
+    shares = [ids[i::procs] for i in range(procs)]
+    started = time.perf_counter()
+    children: list[tuple[int, int]] = []
+    for share in shares:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: its own connections, its share of the cases
+            os.close(read_end)
+            code = 0
+            try:
+                engine.dispose(close=False)
+                os.write(write_end, str(walk(share)).encode())
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end))
+    done = 0
+    for pid, read_end in children:
+        answer = os.read(read_end, 64).decode()
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not answer:
+            raise RuntimeError(f"benchmark worker {pid} failed")
+        done += int(answer)
+    return done, time.perf_counter() - started
+
+
+def bench_transitions(factory: sessionmaker[Session], n_cases: int, workers: int, processes: int) -> dict[str, float]:
     with factory() as s:
         users = {u.username: u.id for u in s.scalars(select(User))}
 
@@ -219,6 +254,15 @@ def bench_transitions(factory: sessionmaker[Session], n_cases: int, workers: int
         base, base_secs = _in_threads(n_workers, _report_many(factory, users["grid1"], n, "基线"), raw_sql)
         out[f"transitions{label}_per_s"] = done / secs
         out[f"baseline_raw_sql{label}_per_s"] = base / base_secs
+    engine = factory.kw["bind"]
+    done, secs = _in_processes(
+        processes, _report_many(factory, users["grid1"], n_cases, "多进程"), through_services, engine
+    )
+    base, base_secs = _in_processes(
+        processes, _report_many(factory, users["grid1"], n_cases, "多进程基线"), raw_sql, engine
+    )
+    out[f"transitions_{processes}_processes_per_s"] = done / secs
+    out[f"baseline_raw_sql_{processes}_processes_per_s"] = base / base_secs
     out["transition_workers"] = workers
     return out
 
@@ -363,7 +407,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 cases, fewer transitions (under a minute)")
     parser.add_argument("--cases", type=int, default=None, help="cases to bulk-load for the list benchmark")
     parser.add_argument("--transition-cases", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=8, help="concurrent sessions for the transition benchmark")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent sessions (threads) for transitions")
+    parser.add_argument("--processes", type=int, default=4, help="forked processes for transitions")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     total = args.cases or (100_000 if args.quick else 1_000_000)
@@ -377,13 +422,15 @@ def main() -> None:
             demo.seed_city(s, grid_size_m=500.0)
             s.commit()
         result: dict[str, float | int | str] = {"database": "postgresql"}
-        result.update(bench_transitions(factory, n_trans, args.workers))
+        result.update(bench_transitions(factory, n_trans, args.workers, args.processes))
         print(
             f"transitions: {result['transitions_per_s']:.0f}/s with {args.workers} sessions "
             f"(raw SQL baseline {result['baseline_raw_sql_per_s']:.0f}/s); one session "
             f"{result['transitions_1_thread_per_s']:.0f}/s "
             f"(baseline {result['baseline_raw_sql_1_thread_per_s']:.0f}/s); batches of 100 per transaction "
-            f"{result['transitions_batched_per_s']:.0f}/s (baseline {result['baseline_raw_sql_batched_per_s']:.0f}/s)",
+            f"{result['transitions_batched_per_s']:.0f}/s (baseline {result['baseline_raw_sql_batched_per_s']:.0f}/s); "
+            f"{args.processes} processes {result[f'transitions_{args.processes}_processes_per_s']:.0f}/s "
+            f"(baseline {result[f'baseline_raw_sql_{args.processes}_processes_per_s']:.0f}/s)",
             flush=True,
         )
         load_s = bulk_load(factory, total)
