@@ -49,7 +49,10 @@ HANGZHOU_DISTRICTS = [
     ("330127", "淳安县", "CA"),
     ("330182", "建德市", "JD"),
 ]
-URBAN = ("330102", "330105", "330106", "330108")  # subdivided into generated streets, communities, grids
+# The four core districts get fine generated grids (and the demo's cases); the outer districts and counties
+# coarse ones, so that a report anywhere in Hangzhou finds its street, community and grid.
+URBAN = ("330102", "330105", "330106", "330108")
+OUTER_GRID_FACTOR = 4
 
 # username, display name, roles, brigade admin code (None: the city centre)
 DEMO_USERS: list[tuple[str, str, list[Role], str | None]] = [
@@ -173,8 +176,8 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
     districts = geo.load_builtin_districts(session, city=city)
     summary.districts = len(districts)
     for district in districts:
-        if district.code in URBAN:
-            summary.grids += geo.generate_subdivisions(session, district=district, grid_size_m=grid_size_m).grids
+        size = grid_size_m if district.code in URBAN else grid_size_m * OUTER_GRID_FACTOR
+        summary.grids += geo.generate_subdivisions(session, district=district, grid_size_m=size).grids
     catalog.seed_default_catalog(session, bureau=city)
     now_year = utcnow().astimezone(BUREAU_TZ).year
     for year in (now_year - 1, now_year, now_year + 1):

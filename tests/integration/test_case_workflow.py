@@ -25,7 +25,7 @@ from chengguan.jobs.models import OutboxMessage
 from chengguan.shared.clock import BUREAU_TZ
 from chengguan.shared.coords import CRS, wgs84_to_gcj02
 from chengguan.shared.errors import OutsideArea, StaleUpdate, TransitionRefused, ValidationFailed
-from tests.personas import SHANGCHENG_POINT, SHANGHAI_POINT, XIHU_POINT
+from tests.personas import JIANDE_POINT, SHANGCHENG_POINT, SHANGHAI_POINT, XIAOSHAN_POINT, XIHU_POINT
 
 VENDING = "0501"  # 占道经营
 
@@ -61,6 +61,15 @@ def test_a_citizen_report_opens_a_case_at_the_brigade_of_its_district(
     events = history(city_db, case)
     assert [(e.action, e.from_state, e.to_state) for e in events] == [("report", None, "reported")]
     assert city_db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.done_at.is_(None))) >= 1
+
+
+@pytest.mark.parametrize(("point", "prefix"), [(XIAOSHAN_POINT, "XS-"), (JIANDE_POINT, "JD-")])
+def test_a_report_anywhere_in_hangzhou_finds_its_brigade_and_grid(
+    city_db: Session, people: dict[str, User], point: tuple[float, float], prefix: str
+) -> None:
+    case = report(city_db, people["citizen1"], point)
+    assert case.case_no.startswith(prefix)
+    assert case.street_id is not None and case.community_id is not None and case.grid_id is not None
 
 
 def test_case_numbers_are_sequential_per_bureau_and_year(city_db: Session, people: dict[str, User]) -> None:
