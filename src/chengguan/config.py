@@ -22,7 +22,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file under data_dir
     secret_key: str = DEV_SECRET
-    timezone: str = "Asia/Shanghai"
     session_ttl_hours: int = 12
     # Map tiles: empty means no tiles (offline); boundaries are drawn from the database.
     tile_url: str = ""
@@ -31,7 +30,6 @@ class Settings(BaseSettings):
     node_modules_dir: Path = Field(default_factory=lambda: _repo_root() / "node_modules")
     # Run queued side effects in-process right after commit (embedded default).
     inline_jobs: bool = True
-    page_size_max: int = 200
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
