@@ -187,10 +187,10 @@ def import_boundaries(
             crs=crs,
         )
         console.print(f"边界已导入：{summary}")
-        from chengguan.cases import service as cases
+        from chengguan.cases import placement
 
         scope = identity.bureau_scope_ids(session, bureau_id=identity.get_bureau(session, code=bureau).id)
-        console.print(f"已按新边界重新定位 {cases.relocate(session, bureau_ids=scope)} 个案件")
+        console.print(f"已按新边界重新定位 {placement.relocate(session, bureau_ids=scope)} 个案件")
 
 
 @app.command("import-calendar")

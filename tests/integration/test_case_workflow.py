@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from chengguan.calendar import service as calendars
+from chengguan.cases import placement
 from chengguan.cases import service as cases
 from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.states import Action, CaseState, Refusal
@@ -277,7 +278,7 @@ def test_importing_real_streets_replaces_generated_ones_and_cases_follow(
     city_db.expire_all()
     assert case.grid_id is None and case.street_id is None  # its generated grid is gone
     scope = [b.id for b in city_db.scalars(select(Bureau))]
-    assert cases.relocate(city_db, bureau_ids=scope) >= 1
+    assert placement.relocate(city_db, bureau_ids=scope) >= 1
     street = city_db.get_one(Street, case.street_id)
     expected = "330102001" if SHANGCHENG_POINT[0] < mid else "330102002"
     assert street.code == expected and street.source.startswith("imported:")

@@ -39,7 +39,7 @@ class Case(Base):
     lat: Mapped[float] = mapped_column(Float)
     district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id"))
     # Below the district, boundaries may be replaced by imported real ones: the case then loses its place
-    # (SET NULL) until ``service.relocate`` finds it again.
+    # (SET NULL) until ``placement.relocate`` finds it again.
     street_id: Mapped[int | None] = mapped_column(ForeignKey("street.id", ondelete="SET NULL"))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("unit_grid.id", ondelete="SET NULL"))

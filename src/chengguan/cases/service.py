@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chengguan.calendar import service as calendars
 from chengguan.calendar.rules import WorkCalendar
 from chengguan.cases import notifications as _notifications  # noqa: F401 - registers outbox handlers
+from chengguan.cases import numbering
 from chengguan.cases.channels import Channel
-from chengguan.cases.models import Case, CaseCounter, CaseEvent
+from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.states import (
     REPORT_ACTION,
     STEP_OF_STATE,
@@ -37,7 +36,7 @@ from chengguan.identity import service as identity
 from chengguan.identity.models import Bureau, User
 from chengguan.identity.roles import Role
 from chengguan.jobs import outbox
-from chengguan.shared.clock import BUREAU_TZ, utcnow
+from chengguan.shared.clock import utcnow
 from chengguan.shared.coords import CRS, to_wgs84
 from chengguan.shared.durations import TimeLimit
 from chengguan.shared.errors import OutsideArea, StaleUpdate, TransitionRefused, ValidationFailed
@@ -85,7 +84,7 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
     minor = catalog.resolve_minor(session, bureau_id=where.bureau_id, code=report.category_code)
     bureau = session.get_one(Bureau, where.bureau_id)
     case = Case(
-        case_no=allocate_case_no(session, bureau=bureau, at=at),
+        case_no=numbering.allocate_case_no(session, bureau=bureau, at=at),
         bureau_id=bureau.id,
         state=CaseState.REPORTED.value,
         category_id=minor.id,
@@ -125,26 +124,6 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
 
 def _root_bureau_id(session: Session, bureau_id: int) -> int:
     return identity.bureau_lineage(session, bureau_id=bureau_id)[-1].id
-
-
-def allocate_case_no(session: Session, *, bureau: Bureau, at: datetime) -> str:
-    """Readable, gap-free per bureau and year: ``XH-2026-000123``. The counter row is locked by the UPDATE."""
-    year = at.astimezone(BUREAU_TZ).year
-    stmt = (
-        update(CaseCounter)
-        .where(CaseCounter.bureau_id == bureau.id, CaseCounter.year == year)
-        .values(last_no=CaseCounter.last_no + 1)
-        .returning(CaseCounter.last_no)
-    )
-    number = session.execute(stmt).scalar_one_or_none()
-    if number is None:
-        try:
-            with session.begin_nested():
-                session.add(CaseCounter(bureau_id=bureau.id, year=year, last_no=1))
-            number = 1
-        except IntegrityError:  # another transaction created the row first
-            number = session.execute(stmt).scalar_one()
-    return f"{bureau.case_prefix}-{year}-{number:06d}"
 
 
 def transition(
@@ -323,38 +302,6 @@ def record(
         bureau_id=case.bureau_id,
     )
     return event
-
-
-def relocate(session: Session, *, bureau_ids: list[int], batch: int = 500) -> int:
-    """Place again the cases that lost their street/community/grid when boundaries were replaced by an import.
-
-    Not a workflow step (the state does not change), so it writes no history row; the case's version moves.
-    Returns how many cases were placed.
-    """
-    placed = 0
-    last_id = 0
-    while True:
-        rows = list(
-            session.scalars(
-                select(Case)
-                .where(Case.bureau_id.in_(bureau_ids), Case.grid_id.is_(None), Case.id > last_id)
-                .order_by(Case.id)
-                .limit(batch)
-            )
-        )
-        if not rows:
-            return placed
-        for case in rows:
-            where = geo.locate(session, bureau_ids=bureau_ids, lon=case.lon, lat=case.lat)
-            if where is not None and (where.street_id, where.community_id, where.grid_id) != (
-                case.street_id,
-                case.community_id,
-                case.grid_id,
-            ):
-                case.street_id, case.community_id, case.grid_id = where.street_id, where.community_id, where.grid_id
-                placed += 1
-        last_id = rows[-1].id
-        session.flush()
 
 
 def _check_assignee(session: Session, *, case: Case, assignee_id: int | None) -> User:
