@@ -85,18 +85,7 @@ def points(
 ) -> list[CasePointOut]:
     filters = queries.CaseFilters(states=tuple(state or ()), category=category, district=district, overdue=overdue)
     page = queries.list_cases(db, vis=access.visibility(db, user=user), filters=filters, limit=limit)
-    return [
-        CasePointOut(
-            case_no=c.case_no,
-            lon=c.lon,
-            lat=c.lat,
-            state=c.state,
-            state_label=c.state_label,
-            category_name=c.category_name,
-            overdue=c.overdue,
-        )
-        for c in present_cases(db, page.items, viewer=user)
-    ]
+    return [CasePointOut.model_validate(c, from_attributes=True) for c in present_cases(db, page.items, viewer=user)]
 
 
 @router.get("/{case_no}", summary="案件详情与流转记录")
