@@ -12,10 +12,10 @@ from chengguan.cases import service as cases
 from chengguan.cases.presenters import present_cases, present_detail
 from chengguan.cases.schemas import CaseDetailOut, CasePageOut, CasePointOut, ReportIn, TransitionIn
 from chengguan.cases.states import CaseState
+from chengguan.http.deps import Db, commit, require_roles
 from chengguan.identity.models import User
 from chengguan.identity.roles import STAFF_ROLES, Role
 from chengguan.shared.clock import ensure_aware
-from chengguan.web.deps import Db, commit, require_roles
 
 router = APIRouter(prefix="/api/v1/cases", tags=["案件"])
 

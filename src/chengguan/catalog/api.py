@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from chengguan.catalog import service as catalog
-from chengguan.web.deps import CurrentUser, Db
+from chengguan.http.deps import CurrentUser, Db
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["案件类别"])
 

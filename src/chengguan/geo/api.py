@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from chengguan.geo import service as geo
+from chengguan.http.deps import CurrentUser, Db
 from chengguan.identity import service as identity
 from chengguan.shared.coords import CRS, to_wgs84
 from chengguan.shared.errors import OutsideArea
-from chengguan.web.deps import CurrentUser, Db
 
 router = APIRouter(prefix="/api/v1/geo", tags=["辖区与网格"])
 

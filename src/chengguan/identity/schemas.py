@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from chengguan.identity.roles import Role
@@ -39,3 +41,14 @@ class UserCreateIn(BaseModel):
     roles: list[Role] = Field(min_length=1)
     phone: str | None = Field(default=None, pattern=r"^\+?\d{5,15}$")
     bureau_code: str | None = None
+
+
+class NotificationOut(BaseModel):
+    """One in-app message to the current user (task assigned, case progress)."""
+
+    id: int
+    subject: str
+    body: str
+    ref: str | None = Field(description="相关案件编号")
+    created_at: datetime
+    read_at: datetime | None

@@ -33,10 +33,6 @@ def handler(topic: str) -> Callable[[Handler], Handler]:
     return _register
 
 
-def registered_topics() -> frozenset[str]:
-    return frozenset(_handlers)
-
-
 def enqueue(session: Session, *, topic: str, payload: dict[str, Any], bureau_id: int | None = None) -> OutboxMessage:
     message = OutboxMessage(topic=topic, payload=payload, bureau_id=bureau_id)
     session.add(message)

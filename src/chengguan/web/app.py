@@ -13,7 +13,7 @@ from chengguan.catalog.api import router as catalog_router
 from chengguan.config import Settings, get_settings
 from chengguan.db import make_engine, make_session_factory
 from chengguan.geo.api import router as geo_router
-from chengguan.identity.api import router as identity_router
+from chengguan.web.accounts import router as identity_router
 from chengguan.web.errors import install_error_handlers
 
 log = logging.getLogger("chengguan.web")

@@ -26,12 +26,7 @@ from chengguan.cases.presenters import present_cases, present_detail
 from chengguan.cases.states import TRANSITIONS, Action, CaseState
 from chengguan.config import Settings
 from chengguan.geo import service as geo
-from chengguan.identity import service as identity
-from chengguan.identity.models import User
-from chengguan.identity.roles import STAFF_ROLES, Role
-from chengguan.shared.clock import fmt_local
-from chengguan.shared.errors import DomainError, Unauthenticated
-from chengguan.web.deps import (
+from chengguan.http.deps import (
     SESSION_COOKIE,
     AppSettings,
     Db,
@@ -40,6 +35,11 @@ from chengguan.web.deps import (
     commit,
     set_session_cookie,
 )
+from chengguan.identity import service as identity
+from chengguan.identity.models import User
+from chengguan.identity.roles import STAFF_ROLES, Role
+from chengguan.shared.clock import fmt_local
+from chengguan.shared.errors import DomainError, Unauthenticated
 from chengguan.web.pages_filters import ListFilters, PageFilters
 
 WEB_DIR = Path(__file__).resolve().parent

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 
-from chengguan.identity import service as identity
-from chengguan.identity.models import Bureau, User
-from chengguan.identity.roles import STAFF_ROLES, Role
-from chengguan.identity.schemas import LoginIn, TokenOut, UserCreateIn, UserOut
-from chengguan.shared.errors import NotFound
-from chengguan.web.deps import (
+from chengguan.http.deps import (
     SESSION_COOKIE,
     AppSettings,
     CurrentUser,
@@ -22,6 +17,12 @@ from chengguan.web.deps import (
     require_roles,
     set_session_cookie,
 )
+from chengguan.identity import service as identity
+from chengguan.identity.models import Bureau, User
+from chengguan.identity.roles import STAFF_ROLES, Role
+from chengguan.identity.schemas import LoginIn, NotificationOut, TokenOut, UserCreateIn, UserOut
+from chengguan.notify import service as notify
+from chengguan.shared.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["身份与权限"])
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
@@ -62,6 +63,15 @@ def logout(request: Request, response: Response, db: Db, user: CurrentUser) -> N
 @router.get("/me", summary="当前用户")
 def me(user: CurrentUser) -> UserOut:
     return user_out(user)
+
+
+@router.get("/me/notifications", summary="我的站内消息（新任务、案件进展），最新在前")
+def my_notifications(
+    db: Db, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[NotificationOut]:
+    return [
+        NotificationOut.model_validate(n, from_attributes=True) for n in notify.inbox(db, user_id=user.id, limit=limit)
+    ]
 
 
 @router.get("/users", summary="用户列表（管理员）")
