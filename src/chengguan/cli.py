@@ -120,6 +120,25 @@ def create_user(
         )
 
 
+@app.command("unlock-user")
+def unlock_user(username: str) -> None:
+    """解除账号因连续登录失败造成的锁定。"""
+    from sqlalchemy import select
+
+    from chengguan.identity import throttle
+    from chengguan.identity.models import User
+
+    policy = throttle.ThrottlePolicy.from_settings(get_settings())
+    with unit_of_work() as session:
+        if session.scalar(select(User.id).where(User.username == username.strip())) is None:
+            err_console.print(f"[red]错误：用户不存在：{username}[/red]")
+            raise typer.Exit(2)
+        if throttle.clear_account(session, policy=policy, username=username):
+            console.print(f"已解除 {username} 的登录锁定")
+        else:
+            console.print(f"{username} 当前未被锁定（登录失败计数已清零）")
+
+
 @app.command("import-catalog")
 def import_catalog(
     path: Path,
@@ -167,6 +186,7 @@ def import_boundaries(
 ) -> None:
     """导入真实的街道、社区或单元网格边界（GeoJSON 或 Shapefile），替换该区县的生成数据。"""
     from chengguan.geo import service as geo
+    from chengguan.identity import access
     from chengguan.identity import service as identity
 
     if level not in ("street", "community", "grid"):
@@ -189,7 +209,7 @@ def import_boundaries(
         console.print(f"边界已导入：{summary}")
         from chengguan.cases import placement
 
-        scope = identity.bureau_scope_ids(session, bureau_id=identity.get_bureau(session, code=bureau).id)
+        scope = access.bureau_scope_ids(session, bureau_id=identity.get_bureau(session, code=bureau).id)
         console.print(f"已按新边界重新定位 {placement.relocate(session, bureau_ids=scope)} 个案件")
 
 

@@ -54,26 +54,36 @@ HANGZHOU_DISTRICTS = [
 URBAN = ("330102", "330105", "330106", "330108")
 OUTER_GRID_FACTOR = 4
 
-# username, display name, roles, brigade admin code (None: the city centre)
-DEMO_USERS: list[tuple[str, str, list[Role], str | None]] = [
-    ("admin", "系统管理员", [Role.ADMIN], None),
-    ("dispatcher", "王芳", [Role.DISPATCHER], None),
-    ("shift_leader", "陈建国", [Role.SHIFT_LEADER], None),
-    ("legal1", "周法审", [Role.LEGAL_REVIEWER], None),
-    ("liaison1", "吴联络（市政养护中心）", [Role.DEPARTMENT_LIAISON], None),
-    ("auditor1", "郑审计", [Role.AUDITOR], None),
-    ("citizen1", "孙丽", [Role.CITIZEN], None),
-    ("officer1", "李明", [Role.OFFICER], "330106"),
-    ("officer2", "张伟", [Role.OFFICER], "330102"),
-    ("officer3", "刘洋", [Role.OFFICER], "330105"),
-    ("officer4", "黄磊", [Role.OFFICER], "330108"),
-    ("officer5", "杨帆", [Role.OFFICER], "330106"),
-    ("officer6", "何静", [Role.OFFICER], "330102"),
-    ("squad1", "刘强", [Role.SQUAD_LEADER], "330106"),
-    ("grid1", "赵敏", [Role.GRID_WORKER], "330106"),
-    ("grid2", "钱进", [Role.GRID_WORKER], "330102"),
+# Squads (中队) of brigades and partner departments: (code, name, kind, brigade admin code or None for the city)
+DEMO_UNITS: list[tuple[str, str, str, str | None]] = [
+    ("xh-1", "西湖区大队一中队", "squad", "330106"),
+    ("xh-2", "西湖区大队二中队", "squad", "330106"),
+    ("sc-1", "上城区大队一中队", "squad", "330102"),
+    ("szyh", "市政养护中心", "department", None),
+    ("ylzx", "园林绿化管理中心", "department", None),
 ]
-DEMO_LOGINS = [(u, name, [r.label for r in roles]) for u, name, roles, _ in DEMO_USERS]
+# username, display name, roles, brigade admin code (None: the city centre), unit code
+DEMO_USERS: list[tuple[str, str, list[Role], str | None, str | None]] = [
+    ("admin", "系统管理员", [Role.ADMIN], None, None),
+    ("dispatcher", "王芳", [Role.DISPATCHER], None, None),
+    ("shift_leader", "陈建国", [Role.SHIFT_LEADER], None, None),
+    ("legal1", "周法审", [Role.LEGAL_REVIEWER], None, None),
+    ("liaison1", "吴联络（市政养护中心）", [Role.DEPARTMENT_LIAISON], None, "szyh"),
+    ("liaison2", "林绿（园林绿化管理中心）", [Role.DEPARTMENT_LIAISON], None, "ylzx"),
+    ("auditor1", "郑审计", [Role.AUDITOR], None, None),
+    ("citizen1", "孙丽", [Role.CITIZEN], None, None),
+    ("officer1", "李明", [Role.OFFICER], "330106", "xh-1"),
+    ("officer2", "张伟", [Role.OFFICER], "330102", "sc-1"),
+    ("officer3", "刘洋", [Role.OFFICER], "330105", None),
+    ("officer4", "黄磊", [Role.OFFICER], "330108", None),
+    ("officer5", "杨帆", [Role.OFFICER], "330106", "xh-2"),
+    ("officer6", "何静", [Role.OFFICER], "330102", "sc-1"),
+    ("squad1", "刘强", [Role.SQUAD_LEADER], "330106", "xh-1"),
+    ("squad2", "马超", [Role.SQUAD_LEADER], "330106", "xh-2"),
+    ("grid1", "赵敏", [Role.GRID_WORKER], "330106", None),
+    ("grid2", "钱进", [Role.GRID_WORKER], "330102", None),
+]
+DEMO_LOGINS = [(u, name, [r.label for r in roles]) for u, name, roles, _, _ in DEMO_USERS]
 
 # 小类 codes and weights (street order problems dominate a real 城管 day)
 CATEGORY_WEIGHTS = {
@@ -109,6 +119,7 @@ COVERAGE: list[tuple[int | None, float]] = [
     (5, 0.5),  # 待核查
     (6, 0.5),  # 待结案
 ]
+CALLERS = ["王先生", "李女士", "张先生", "刘女士", "陈先生", "杨女士", "市民（未留姓名）"]
 STREET_NAMES = ["文三路", "莫干山路", "解放路", "江南大道", "延安路", "天目山路", "庆春路", "滨盛路"]
 CHANNEL_WEIGHTS = {
     Channel.GRID_WORKER: 40,
@@ -187,7 +198,13 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
         except ValidationFailed:  # the holiday data does not cover that year yet
             continue
     brigades = {b.admin_code: b for b in session.scalars(select(Bureau).where(Bureau.parent_id == city.id))}
-    for username, display, roles, brigade in DEMO_USERS:
+    units = {
+        code: identity.create_unit(
+            session, bureau=brigades[brigade] if brigade else city, code=code, name=name, kind=kind
+        )
+        for code, name, kind, brigade in DEMO_UNITS
+    }
+    for username, display, roles, brigade, unit in DEMO_USERS:
         identity.create_user(
             session,
             bureau=brigades[brigade] if brigade else city,
@@ -196,6 +213,7 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
             display_name=display,
             roles=roles,
             phone=f"1380571{len(username):02d}{sum(map(ord, username)) % 100:02d}",
+            unit=units[unit] if unit else None,
         )
     summary.users = len(DEMO_USERS)
     session.flush()
@@ -275,7 +293,7 @@ def seed_cases(session: Session, *, count: int, days: int = 30, seed: int = 2026
                 lon=lon,
                 lat=lat,
                 address=f"{rng.choice(STREET_NAMES)}{rng.randint(1, 600)}号附近",
-                channel=channel,
+                reporter_name=rng.choice(CALLERS) if channel is Channel.HOTLINE_12345 else None,
                 reporter_phone=f"139{rng.randint(10000000, 99999999)}" if channel is Channel.HOTLINE_12345 else None,
             ),
             at=reported_at,
@@ -340,7 +358,7 @@ def _walk(
     if fate < 0.10:
         step(Action.SUSPEND, cast.shift_leader, (30, 300), note="涉及历史遗留问题，需多部门协调，暂予挂账")
         return
-    officers = cast.officers.get(case.bureau_id) or [o for group in cast.officers.values() for o in group]
+    officers = cast.officers[case.bureau_id]
     officer = rng.choice(officers)
     if not step(Action.DISPATCH, cast.dispatcher, (3, 30), assignee_id=officer.id):
         return

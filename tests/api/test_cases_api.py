@@ -12,10 +12,26 @@ PROBLEM = "application/problem+json"
 
 
 def new_case(c: TestClient, **kw: object) -> dict:  # type: ignore[type-arg]
+    """A report entered by staff (grid worker, 12345 desk, officer) through the staff endpoint."""
     body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
     body.update(kw)
     r = c.post("/api/v1/cases", json=body)
     assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def citizen_report(c: TestClient, **kw: object) -> dict:  # type: ignore[type-arg]
+    """A citizen's own report: answered with the public view (tracking number and timeline)."""
+    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
+    body.update(kw)
+    r = c.post("/api/v1/my/reports", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def staff_view(c: TestClient, case_no: str) -> dict:  # type: ignore[type-arg]
+    r = c.get(f"/api/v1/cases/{case_no}")
+    assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
@@ -39,21 +55,22 @@ def assert_problem(r, status: int, code: str) -> dict:  # type: ignore[no-untype
 def test_a_day_of_one_case_through_the_api(login: Callable[[str], TestClient]) -> None:
     citizen, dispatcher, leader = login("citizen1"), login("dispatcher"), login("shift_leader")
     officer, grid = login("officer1"), login("grid1")
-    case = new_case(citizen, reporter_phone="13900001111")
-    assert case["state"] == "reported" and case["case_no"].startswith("XH-")
-    assert case["available_actions"] == []  # a citizen cannot move a case
+    mine = citizen_report(citizen, contact_phone="13900001111")
+    assert mine["status"] == "已提交" and mine["case_no"].startswith("XH-")
+    case = staff_view(dispatcher, mine["case_no"])
+    assert case["state"] == "reported" and case["channel"] == "citizen"
     case = act(dispatcher, case, "accept")
     case = act(leader, case, "file")
     officer_id = officer.get("/api/v1/me").json()["id"]
-    officers = dispatcher.get("/api/v1/officers").json()
-    assert officer_id in [o["id"] for o in officers]
+    candidates = dispatcher.get(f"/api/v1/cases/{case['case_no']}/candidates").json()
+    assert officer_id in [o["id"] for o in candidates]
     case = act(dispatcher, case, "dispatch", assignee_id=officer_id)
     mine = officer.get("/api/v1/cases", params={"mine": True}).json()["items"]
     assert case["case_no"] in [c["case_no"] for c in mine]
     case = act(officer, case, "start")
     case = act(officer, case, "feedback", note="已劝离摊贩，现场恢复")
     case = act(grid, case, "verify_pass")
-    case = act(leader, case, "close")
+    case = act(leader, case, "close", public_reply="摊贩已劝离，人行道已恢复通行。")
     assert case["state"] == "closed" and case["state_label"] == "已结案"
     assert [h["action"] for h in case["history"]] == [
         "report",
@@ -65,8 +82,9 @@ def test_a_day_of_one_case_through_the_api(login: Callable[[str], TestClient]) -
         "verify_pass",
         "close",
     ]
-    mine = citizen.get(f"/api/v1/cases/{case['case_no']}").json()
-    assert mine["state"] == "closed"
+    mine = citizen.get(f"/api/v1/my/reports/{case['case_no']}").json()
+    assert mine["status"] == "已办结" and mine["result"] == "摊贩已劝离，人行道已恢复通行。"
+    assert [t["title"] for t in mine["timeline"]][-1] == "已办结"
 
 
 def test_list_filters_and_keyset_pages(login: Callable[[str], TestClient]) -> None:
@@ -91,14 +109,16 @@ def test_list_filters_and_keyset_pages(login: Callable[[str], TestClient]) -> No
     assert in_grid and all(c["grid_code"] == grid for c in in_grid)
 
 
-def test_citizens_see_only_their_own_cases_and_masked_phones_elsewhere(login: Callable[[str], TestClient]) -> None:
+def test_citizens_see_only_their_own_reports_in_the_public_view(login: Callable[[str], TestClient]) -> None:
     dispatcher, citizen = login("dispatcher"), login("citizen1")
-    hotline = new_case(dispatcher, reporter_phone="13812345678")
-    own = new_case(citizen)
-    listed = {c["case_no"] for c in citizen.get("/api/v1/cases").json()["items"]}
+    hotline = new_case(dispatcher, reporter_name="王先生", reporter_phone="13812345678")
+    own = citizen_report(citizen)
+    listed = {c["case_no"] for c in citizen.get("/api/v1/my/reports").json()["items"]}
     assert own["case_no"] in listed and hotline["case_no"] not in listed
-    r = citizen.get(f"/api/v1/cases/{hotline['case_no']}")
+    r = citizen.get(f"/api/v1/my/reports/{hotline['case_no']}")
     assert_problem(r, 404, "not-found")  # not "forbidden": existence is not revealed
+    assert_problem(citizen.get("/api/v1/cases"), 403, "forbidden")  # the staff record is for staff
+    assert_problem(citizen.get(f"/api/v1/cases/{own['case_no']}"), 403, "forbidden")
     assert dispatcher.get(f"/api/v1/cases/{hotline['case_no']}").json()["reporter_phone"] == "13812345678"
 
 
@@ -177,7 +197,7 @@ def test_reporter_is_told_the_outcome(login: Callable[[str], TestClient], app) -
     from chengguan.notify.models import Notification
 
     citizen, dispatcher, leader = login("citizen1"), login("dispatcher"), login("shift_leader")
-    case = new_case(citizen)
+    case = staff_view(dispatcher, citizen_report(citizen)["case_no"])
     case = act(dispatcher, case, "accept")
     act(leader, case, "reject", note="不属于城管职责，已转交市场监管部门")
     with app.state.session_factory() as s:

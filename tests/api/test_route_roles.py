@@ -29,20 +29,22 @@ PERSONA = {
     Role.AUDITOR: "auditor1",
 }
 PUBLIC = {("POST", "/api/v1/auth/login")}
+STAFF = set(Role) - {Role.CITIZEN}
 EXPECTED = {
-    ("POST", "/api/v1/cases"): {
-        Role.CITIZEN,
-        Role.GRID_WORKER,
-        Role.DISPATCHER,
-        Role.SHIFT_LEADER,
-        Role.OFFICER,
-        Role.SQUAD_LEADER,
-    },
-    ("POST", "/api/v1/cases/{case_no}/transitions"): set(Role) - {Role.CITIZEN},
+    ("POST", "/api/v1/cases"): {Role.GRID_WORKER, Role.DISPATCHER, Role.SHIFT_LEADER, Role.OFFICER, Role.SQUAD_LEADER},
+    ("POST", "/api/v1/my/reports"): {Role.CITIZEN},
+    ("GET", "/api/v1/my/reports"): set(Role),
+    ("GET", "/api/v1/my/reports/{case_no}"): set(Role),
+    ("GET", "/api/v1/cases"): STAFF,
+    ("GET", "/api/v1/cases/{case_no}"): STAFF,
+    ("GET", "/api/v1/cases/points"): STAFF,
+    ("POST", "/api/v1/cases/{case_no}/transitions"): STAFF,
+    ("GET", "/api/v1/cases/{case_no}/candidates"): STAFF,
     ("GET", "/api/v1/users"): {Role.ADMIN},
     ("POST", "/api/v1/users"): {Role.ADMIN},
-    ("GET", "/api/v1/officers"): set(Role) - {Role.CITIZEN},
 }
+# Routes that act on a case: past the role check, the case's bureau decides (reading is not acting).
+ACTING = {("POST", "/api/v1/cases/{case_no}/transitions"), ("GET", "/api/v1/cases/{case_no}/candidates")}
 
 
 def _allowed(dependant: Dependant) -> frozenset[str] | None:
@@ -77,10 +79,30 @@ def _url(path: str, case_no: str) -> str:
 @pytest.fixture
 def case_no(login: Callable[[str], TestClient]) -> str:
     r = login("citizen1").post(
-        "/api/v1/cases", json={"category_code": "0202", "description": "墙上小广告", "lon": 120.13, "lat": 30.275}
+        "/api/v1/my/reports", json={"category_code": "0202", "description": "墙上小广告", "lon": 120.13, "lat": 30.275}
     )
     assert r.status_code == 201, r.text
     return str(r.json()["case_no"])
+
+
+def test_acting_routes_refuse_staff_who_may_only_read(login: Callable[[str], TestClient]) -> None:
+    """grid1 (西湖区大队) reports a problem in 上城区: it may follow the case, never work it."""
+    grid = login("grid1")
+    r = grid.post(
+        "/api/v1/cases", json={"category_code": "0202", "description": "墙上小广告", "lon": 120.213, "lat": 30.245}
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["case_no"].startswith("SC-") and case["available_actions"] == []
+    assert grid.get(f"/api/v1/cases/{case['case_no']}").status_code == 200
+    for method, path in sorted(ACTING):
+        r = grid.request(method, _url(path, case["case_no"]), json={"action": "verify_pass", "version": 1})
+        assert r.status_code == 403, (method, path, r.text)
+        assert r.json()["type"].endswith("/forbidden")
+    officer = login("officer1")  # 西湖 too, but not the reporter: may not even read it
+    assert officer.get(f"/api/v1/cases/{case['case_no']}").status_code == 404
+    r = officer.post(f"/api/v1/cases/{case['case_no']}/transitions", json={"action": "accept", "version": 1})
+    assert r.status_code == 404
 
 
 def test_every_route_for_every_role(app: FastAPI, login: Callable[[str], TestClient], case_no: str) -> None:
@@ -120,9 +142,10 @@ def test_every_console_page_for_every_role(app: FastAPI, login: Callable[[str], 
     pages = [
         r.path for r in pages_router.routes if isinstance(r, APIRoute) and "GET" in r.methods and r.path != "/login"
     ]
-    assert {"/console", "/console/map", "/console/report", "/console/cases/{case_no}"} <= set(pages)
+    assert {"/console", "/console/map", "/console/report", "/console/cases/{case_no}", "/console/my"} <= set(pages)
+    staff_only = {"/console/map", "/console/table"}
     # The case lies in 西湖区 and was reported by citizen1: every persona may see it (city centre staff,
-    # the 西湖 brigade, the reporter); visibility across brigades is tested in test_cases_api.
+    # the 西湖 brigade, the reporter in the public view); visibility across brigades is tested in test_cases_api.
     for path in pages:
         url = _url(path, case_no)
         r = anonymous.get(url)
@@ -131,9 +154,14 @@ def test_every_console_page_for_every_role(app: FastAPI, login: Callable[[str], 
             c = login(name)
             c.follow_redirects = False
             r = c.get(url)
-            if path == "/console/report" and role not in REPORTERS:
+            forbidden = (path == "/console/report" and role not in REPORTERS) or (
+                path in staff_only and role is Role.CITIZEN
+            )
+            if forbidden:
                 assert r.status_code == 403, (path, role)
-            elif path == "/":
-                assert r.status_code in (303, 307), (path, role)
+            elif path == "/" or (path == "/console" and role is Role.CITIZEN):
+                assert r.status_code in (303, 307), (path, role)  # citizens land on 我的上报
             else:
                 assert r.status_code == 200, (path, role, r.status_code)
+                if path == "/console/cases/{case_no}" and role is Role.CITIZEN:
+                    assert 'data-testid="public-timeline"' in r.text and "流转记录" not in r.text

@@ -219,7 +219,8 @@ def test_suspend_and_resume_return_to_the_same_state(city_db: Session, people: d
     cases.transition(city_db, case=case, action=Action.ACCEPT, actor=p["dispatcher"])
     cases.transition(city_db, case=case, action=Action.FILE, actor=p["shift_leader"])
     cases.transition(city_db, case=case, action=Action.SUSPEND, actor=p["shift_leader"], note="需多部门协调")
-    assert case.state == CaseState.SUSPENDED and case.step is None
+    # the clock is paused: the step is kept, with no deadline while suspended
+    assert case.state == CaseState.SUSPENDED and case.step == "dispatch" and case.step_deadline is None
     cases.transition(city_db, case=case, action=Action.RESUME, actor=p["shift_leader"])
     assert case.state == CaseState.FILED and case.step == "dispatch" and case.suspended_from is None
 

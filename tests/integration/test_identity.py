@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from chengguan.identity import access
 from chengguan.identity import service as identity
 from chengguan.identity.roles import Role
 from chengguan.shared.errors import Conflict, Unauthenticated, ValidationFailed
@@ -66,6 +67,7 @@ def test_city_scope_includes_its_brigades(db: Session) -> None:
         case_prefix="XH",
         parent=city,
     )
-    assert set(identity.bureau_scope_ids(db, bureau_id=city.id)) == {city.id, xihu.id}
-    assert identity.bureau_scope_ids(db, bureau_id=xihu.id) == [xihu.id]
+    assert set(access.bureau_scope_ids(db, bureau_id=city.id)) == {city.id, xihu.id}
+    assert access.bureau_scope_ids(db, bureau_id=xihu.id) == [xihu.id]
+    assert set(access.city_scope_ids(db, bureau_id=xihu.id)) == {city.id, xihu.id}
     assert [b.code for b in identity.bureau_lineage(db, bureau_id=xihu.id)] == ["t-xh", "t-hz"]

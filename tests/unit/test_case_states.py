@@ -33,8 +33,8 @@ def test_the_standard_path_from_report_to_closing() -> None:
         (Action.ACCEPT, DISPATCHER, {}),
         (Action.FILE, SHIFT_LEADER, {}),
         (Action.DISPATCH, DISPATCHER, {"assignee_given": True}),
-        (Action.START, OFFICER, {"actor_is_assignee": True}),
-        (Action.FEEDBACK, OFFICER, {"actor_is_assignee": True, "note": "已清理"}),
+        (Action.START, OFFICER, {"acts_for_assignee": True}),
+        (Action.FEEDBACK, OFFICER, {"acts_for_assignee": True, "note": "已清理"}),
         (Action.VERIFY_PASS, GRID, {}),
         (Action.CLOSE, SHIFT_LEADER, {}),
     ]
@@ -53,7 +53,7 @@ def test_failed_verification_sends_the_task_back_for_rework() -> None:
 
 
 def test_a_unit_can_hand_a_task_back_to_the_dispatcher() -> None:
-    d = decide(Action.RETURN, at(CaseState.PROCESSING, OFFICER, actor_is_assignee=True, note="非本单位职责"))
+    d = decide(Action.RETURN, at(CaseState.PROCESSING, OFFICER, acts_for_assignee=True, note="非本单位职责"))
     assert d.target is CaseState.FILED
 
 
@@ -66,13 +66,13 @@ def test_a_unit_can_hand_a_task_back_to_the_dispatcher() -> None:
         (Action.ACCEPT, at(CaseState.REPORTED, CITIZEN), Refusal.ROLE_NOT_ALLOWED),
         (Action.REJECT, at(CaseState.ACCEPTED, SHIFT_LEADER, note="  "), Refusal.NOTE_REQUIRED),
         (Action.DISPATCH, at(CaseState.FILED, DISPATCHER), Refusal.ASSIGNEE_REQUIRED),
-        (Action.START, at(CaseState.DISPATCHED, OFFICER, actor_is_assignee=False), Refusal.NOT_ASSIGNEE),
+        (Action.START, at(CaseState.DISPATCHED, OFFICER, acts_for_assignee=False), Refusal.NOT_ASSIGNEE),
         (
             Action.REQUEST_EXTENSION,
             at(
                 CaseState.PROCESSING,
                 OFFICER,
-                actor_is_assignee=True,
+                acts_for_assignee=True,
                 note="需预约",
                 extension_pending=True,
                 extension_given=True,
@@ -81,7 +81,7 @@ def test_a_unit_can_hand_a_task_back_to_the_dispatcher() -> None:
         ),
         (
             Action.REQUEST_EXTENSION,
-            at(CaseState.PROCESSING, OFFICER, actor_is_assignee=True, note="需预约"),
+            at(CaseState.PROCESSING, OFFICER, acts_for_assignee=True, note="需预约"),
             Refusal.EXTENSION_REQUIRED,
         ),
         (Action.APPROVE_EXTENSION, at(CaseState.PROCESSING, SHIFT_LEADER), Refusal.NO_PENDING_EXTENSION),
@@ -91,9 +91,13 @@ def test_refusals_carry_a_reason(action: Action, situation: Situation, reason: R
     assert decide(action, situation).refusal is reason
 
 
-def test_a_squad_leader_may_act_for_the_assignee() -> None:
-    d = decide(Action.START, at(CaseState.DISPATCHED, frozenset({Role.SQUAD_LEADER.value})))
-    assert d.allowed
+def test_a_squad_leader_acts_for_the_assignee_only_when_the_scope_rule_says_so() -> None:
+    leader = frozenset({Role.SQUAD_LEADER.value})
+    assert decide(Action.START, at(CaseState.DISPATCHED, leader, acts_for_assignee=True)).allowed
+    # the role alone is not enough: another squad's leader, or a liaison of another department, is refused
+    assert decide(Action.START, at(CaseState.DISPATCHED, leader)).refusal is Refusal.NOT_ASSIGNEE
+    liaison = frozenset({Role.DEPARTMENT_LIAISON.value})
+    assert decide(Action.FEEDBACK, at(CaseState.PROCESSING, liaison, note="已修复")).refusal is Refusal.NOT_ASSIGNEE
 
 
 def test_resume_returns_to_the_state_the_case_was_suspended_from() -> None:
@@ -118,14 +122,14 @@ def test_every_open_state_has_a_clock_and_someone_who_can_move_it() -> None:
             continue
         if state is not CaseState.SUSPENDED:
             assert state in STEP_OF_STATE
-        movers = {r for r in Role if available_actions(at(state, frozenset({r.value}), actor_is_assignee=True))}
+        movers = {r for r in Role if available_actions(at(state, frozenset({r.value}), acts_for_assignee=True))}
         assert movers, state
 
 
 def test_citizens_and_auditors_can_take_no_action() -> None:
     for state in CaseState:
         for role in (Role.CITIZEN, Role.AUDITOR, Role.ADMIN):
-            assert available_actions(at(state, frozenset({role.value}), actor_is_assignee=True)) == []
+            assert available_actions(at(state, frozenset({role.value}), acts_for_assignee=True)) == []
 
 
 def test_every_action_has_a_rule_with_roles() -> None:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -159,6 +160,19 @@ class WorkCalendar:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def holiday_years(self) -> frozenset[int]:
+        """Years with at least one holiday on record: their official holidays count as imported.
+
+        Every year has statutory holidays (元旦, 春节 ...), so a year with none is a year nobody has imported;
+        working-time deadlines that run through it are provisional.
+        """
+        return frozenset(d.year for d, s in self.special_days.items() if s.kind is DayKind.HOLIDAY)
+
+    def years_without_holidays(self, first: date, last: date) -> list[int]:
+        """The years between two dates (inclusive) that have no holidays on record."""
+        return [y for y in range(first.year, last.year + 1) if y not in self.holiday_years]
 
     @property
     def working_seconds_per_day(self) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -103,6 +104,43 @@ def cached_calendar(session: Session, *, bureau_id: int) -> WorkCalendar:
 
 def clear_calendar_cache() -> None:
     _cache.clear()
+
+
+# How far ahead the platform warns that official holidays are missing (doctor, /healthz, console banner).
+HOLIDAY_LOOKAHEAD_DAYS = 60
+
+
+@dataclass(frozen=True)
+class HolidayCoverage:
+    """Whether the coming days fall in years whose official holidays are on record for a bureau."""
+
+    bureau_id: int
+    until: date
+    missing_years: tuple[int, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing_years
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return f"法定节假日数据已覆盖至 {self.until:%Y-%m-%d}"
+        years = "、".join(str(y) for y in self.missing_years)
+        return (
+            f"尚未导入 {years} 年的法定节假日：未来 {HOLIDAY_LOOKAHEAD_DAYS} 天内涉及该年的工作日时限均为暂定。"
+            "请在国务院办公厅公布放假安排后用 chengguan import-calendar 导入（格式见 docs/calendar.md）。"
+        )
+
+
+def holiday_coverage(
+    session: Session, *, bureau_id: int, today: date, days: int = HOLIDAY_LOOKAHEAD_DAYS
+) -> HolidayCoverage:
+    until = today + timedelta(days=days)
+    cal = cached_calendar(session, bureau_id=bureau_id)
+    return HolidayCoverage(
+        bureau_id=bureau_id, until=until, missing_years=tuple(cal.years_without_holidays(today, until))
+    )
 
 
 # ---- writing ----------------------------------------------------------------------------------------

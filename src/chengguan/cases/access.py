@@ -1,45 +1,40 @@
-"""The only way to load a case for a user. "Not found" and "not yours" look the same (404)."""
+"""The only way to load a case for a user, for reading or for acting (the rule is ``identity.access``).
+
+"Not found" and "not yours to read" look the same (404). A case the user may read but not act on (one they
+reported into another brigade) is refused with 403 when they try to act.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengguan.cases.models import Case
-from chengguan.identity import service as identity
+from chengguan.identity.access import scope_of
 from chengguan.identity.models import User
-from chengguan.identity.roles import STAFF_ROLES
-from chengguan.shared.errors import NotFound
+from chengguan.shared.errors import NotFound, PermissionDenied
 
 
-@dataclass(frozen=True)
-class Visibility:
-    """Staff see every case of their bureau and the bureaus below it; citizens see their own reports."""
-
-    bureau_ids: tuple[int, ...]
-    reporter_id: int | None  # set for citizens: only their own cases
+class Purpose(StrEnum):
+    READ = "read"
+    ACT = "act"
 
 
-def visibility(session: Session, *, user: User) -> Visibility:
-    staff = bool(user.roles & {r.value for r in STAFF_ROLES})
-    return Visibility(
-        bureau_ids=tuple(identity.bureau_scope_ids(session, bureau_id=user.bureau_id)),
-        reporter_id=None if staff else user.id,
-    )
+def get_case_for_user(session: Session, *, user: User, case_no: str, purpose: Purpose = Purpose.READ) -> Case:
+    scope = scope_of(session, user)
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None or not scope.can_read(bureau_id=case.bureau_id, reporter_id=case.reporter_id):
+        raise NotFound(f"案件不存在：{case_no}")
+    if purpose is Purpose.ACT and not scope.can_act(bureau_id=case.bureau_id):
+        raise PermissionDenied(f"案件 {case_no} 由其他单位办理，您只能查看，不能办理")
+    return case
 
 
-def get_case_for_user(session: Session, *, user: User, case_no: str, for_update: bool = False) -> Case:
-    vis = visibility(session, user=user)
-    stmt = select(Case).where(Case.case_no == case_no)
-    if vis.reporter_id is not None:
-        stmt = stmt.where(Case.reporter_id == vis.reporter_id)
-    else:  # staff: their bureaus' cases, and what they reported themselves wherever it was routed
-        stmt = stmt.where(or_(Case.bureau_id.in_(vis.bureau_ids), Case.reporter_id == user.id))
-    if for_update:
-        stmt = stmt.with_for_update()
-    case = session.scalar(stmt)
+def get_own_report(session: Session, *, user: User, case_no: str) -> Case:
+    """A case ``user`` reported, for the reporter's own (public) view."""
+    case = session.scalar(select(Case).where(Case.case_no == case_no, Case.reporter_id == user.id))
     if case is None:
         raise NotFound(f"案件不存在：{case_no}")
     return case

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengguan.db import Base, BigIntPK, JSONType, UTCDateTime
@@ -47,10 +47,14 @@ class Case(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(64))
     reporter_phone: Mapped[str | None] = mapped_column(String(20))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
-    # SLA clock of the current step (None in terminal and suspended states).
+    # SLA clock of the current step (None in terminal states; a suspended case keeps its step, paused, with no
+    # deadline). See cases/clock.py: the deadline derives from clock_from + clock_budget_s on the calendar.
     step: Mapped[str | None] = mapped_column(String(16))
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     step_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_budget_s: Mapped[float | None] = mapped_column(Float)  # paused: what was left (negative: overdue)
+    clock_working: Mapped[bool] = mapped_column(Boolean, default=False)  # budget in working seconds
     extension_pending: Mapped[str | None] = mapped_column(String(32))  # requested TimeLimit text
     suspended_from: Mapped[str | None] = mapped_column(String(20))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,12 +10,12 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from chengguan.cases.access import Visibility
 from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.states import TERMINAL_STATES, CaseState
 from chengguan.catalog.models import CategoryMajor, CategoryMinor
 from chengguan.geo.models import District, UnitGrid
-from chengguan.shared.clock import utcnow
+from chengguan.identity.access import Scope
+from chengguan.shared.clock import MAX_YEAR, MIN_YEAR, utcnow
 from chengguan.shared.errors import ValidationFailed
 
 
@@ -30,6 +30,7 @@ class CaseFilters:
     overdue: bool | None = None
     assignee_id: int | None = None
     channel: str | None = None
+    reporter_id: int | None = None  # "my reports"
 
 
 @dataclass
@@ -45,32 +46,44 @@ def encode_cursor(case: Case) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_ID = 2**63 - 1
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (reported_at, id) a page ends at. Anything not written by ``encode_cursor`` is a 422."""
+    invalid = ValidationFailed("分页游标无效，请从第一页重新查询")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, case_id = raw.split("|")
-        return datetime.fromisoformat(at), int(case_id)
+        at_text, id_text = raw.split("|")
+        at, case_id = datetime.fromisoformat(at_text), int(id_text)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ValidationFailed("分页游标无效，请从第一页重新查询") from exc
+        raise invalid from exc
+    if at.tzinfo is None or not MIN_YEAR <= at.year <= MAX_YEAR or not 0 < case_id <= MAX_ID:
+        raise invalid
+    return at, case_id
 
 
-def _filtered(session: Session, vis: Visibility, f: CaseFilters) -> Select[Case] | None:
+def _filtered(session: Session, scope: Scope, f: CaseFilters) -> Select[Case] | None:
     """The filtered statement, or None when a filter names something with no visible cases (empty result)."""
     stmt = select(Case)
-    bureau_ids = set(vis.bureau_ids)
+    if not scope.staff:  # citizens: only what they reported
+        stmt = stmt.where(Case.reporter_id == scope.user_id)
+    bureau_ids = set(scope.bureau_ids) if scope.staff else None
     if f.district:
         # A district belongs to one brigade: narrow the bureau scope to it (an index-friendly equality).
         districts = session.execute(select(District.id, District.bureau_id).where(District.code == f.district)).all()
-        bureau_ids &= {d.bureau_id for d in districts}
-        if not bureau_ids:
+        if bureau_ids is not None:
+            bureau_ids &= {d.bureau_id for d in districts}
+            if not bureau_ids:
+                return None
+        if not districts:
             return None
         stmt = stmt.where(Case.district_id.in_([d.id for d in districts]))
-    if vis.reporter_id is not None:
-        stmt = stmt.where(Case.reporter_id == vis.reporter_id)
-    if len(bureau_ids) == 1:
-        stmt = stmt.where(Case.bureau_id == next(iter(bureau_ids)))
-    else:
-        stmt = stmt.where(Case.bureau_id.in_(sorted(bureau_ids)))
+    if bureau_ids is not None:
+        if len(bureau_ids) == 1:
+            stmt = stmt.where(Case.bureau_id == next(iter(bureau_ids)))
+        else:
+            stmt = stmt.where(Case.bureau_id.in_(sorted(bureau_ids)))
     if f.states:
         stmt = stmt.where(Case.state.in_([s.value for s in f.states]))
     if f.category:
@@ -101,19 +114,21 @@ def _filtered(session: Session, vis: Visibility, f: CaseFilters) -> Select[Case]
         stmt = stmt.where(Case.assignee_id == f.assignee_id)
     if f.channel:
         stmt = stmt.where(Case.channel == f.channel)
+    if f.reporter_id is not None:
+        stmt = stmt.where(Case.reporter_id == f.reporter_id)
     return stmt
 
 
 def list_cases(
     session: Session,
     *,
-    vis: Visibility,
+    scope: Scope,
     filters: CaseFilters,
     limit: int = 50,
     cursor: str | None = None,
     with_total: bool = False,
 ) -> CasePage:
-    stmt = _filtered(session, vis, filters)
+    stmt = _filtered(session, scope, filters)
     if stmt is None:
         return CasePage(items=[], next_cursor=None, total=0 if with_total else None, filters=filters)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) if with_total else None
@@ -129,8 +144,8 @@ def history(session: Session, *, case_id: int) -> list[CaseEvent]:
     return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)))
 
 
-def state_counts(session: Session, *, vis: Visibility) -> dict[str, int]:
-    stmt = _filtered(session, vis, CaseFilters())
+def state_counts(session: Session, *, scope: Scope) -> dict[str, int]:
+    stmt = _filtered(session, scope, CaseFilters())
     assert stmt is not None
     sub = stmt.subquery()
     rows = session.execute(select(sub.c.state, func.count()).group_by(sub.c.state))

@@ -7,33 +7,51 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chengguan.cases.channels import Channel
 from chengguan.cases.states import Action, CaseState
 from chengguan.shared.coords import CRS
 
+PHONE = r"^\+?\d{5,15}$"
+MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist, and are a 422 rather than a database error
 
-class ReportIn(BaseModel):
+
+class _ReportBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    category_code: str = Field(min_length=2, max_length=16, description="案件小类编码，如 0501")
+    category_code: str = Field(
+        min_length=2, max_length=16, pattern=r"^[0-9A-Za-z]+$", description="案件小类编码，如 0501"
+    )
     description: str = Field(min_length=1, max_length=2000)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     crs: CRS = Field(default=CRS.WGS84, description="坐标系：wgs84 / gcj02 / bd09")
     address: str | None = Field(default=None, max_length=200)
-    reporter_name: str | None = Field(default=None, max_length=64)
-    reporter_phone: str | None = Field(default=None, pattern=r"^\+?\d{5,15}$")
-    channel: Channel | None = None
+
+
+class ReportIn(_ReportBase):
+    """A citizen's own report. The channel and the reporter's name come from the login, never the body."""
+
+    contact_phone: str | None = Field(default=None, pattern=PHONE, description="联系电话（选填，仅办案人员可见）")
+
+
+class StaffReportIn(_ReportBase):
+    """A report entered by staff. The channel follows the role (网格员、热线、队员巡查); only the hotline desk
+    (受理派遣员、值班长) records the caller's name and phone."""
+
+    reporter_name: str | None = Field(default=None, max_length=64, description="来电人姓名（仅热线受理）")
+    reporter_phone: str | None = Field(default=None, pattern=PHONE, description="来电人电话（仅热线受理）")
 
 
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    version: int = Field(ge=1, description="客户端读到的案件版本号；已被他人修改时返回 409")
-    note: str | None = Field(default=None, max_length=2000)
-    assignee_id: int | None = None
+    version: int = Field(ge=1, le=2**31 - 1, description="客户端读到的案件版本号；已被他人修改时返回 409")
+    note: str | None = Field(default=None, max_length=2000, description="内部办理说明（不向上报人公开）")
+    assignee_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="派遣对象（见 candidates）")
     extension: str | None = Field(default=None, max_length=32, description="延期时长，如 2工作日")
+    public_reply: str | None = Field(
+        default=None, max_length=500, description="答复上报人的内容（不予立案、作废、结案时可填，上报人可见）"
+    )
 
 
 class EventOut(BaseModel):
@@ -64,11 +82,12 @@ class CaseOut(BaseModel):
     lat: float
     district_code: str | None
     grid_code: str | None
-    reporter_name: str | None
-    reporter_phone: str | None
+    reporter_name: str | None = Field(description="上报人；办案人员以外的角色看到脱敏后的姓名")
+    reporter_phone: str | None = Field(description="上报人电话；只有受理派遣、值班长（本单位）和处置人员看到全号")
     assignee_id: int | None
     step: str | None
     step_deadline: datetime | None
+    deadline_provisional: bool = Field(description="时限跨越尚未导入法定节假日的年份，为暂定时限")
     overdue: bool
     extension_pending: str | None
     rework_count: int
@@ -86,6 +105,48 @@ class CasePageOut(BaseModel):
     items: list[CaseOut]
     next_cursor: str | None
     total: int | None
+
+
+class CandidateOut(BaseModel):
+    """Someone this case can be dispatched to (same scope rule as the check on 派遣)."""
+
+    id: int
+    display_name: str
+    bureau_name: str
+    unit_name: str | None
+    role_labels: list[str]
+
+
+class PublicEventOut(BaseModel):
+    """One step of the public timeline: plain words, no staff names, no internal notes."""
+
+    at: datetime
+    title: str
+    text: str | None
+
+
+class PublicCaseOut(BaseModel):
+    """What a reporter (and later the public) sees of a case."""
+
+    case_no: str
+    status: str = Field(description="进度：已提交、已受理、处理中、已办结、不予立案、已作废、暂缓处理")
+    category_name: str
+    description: str
+    address: str | None
+    lon: float
+    lat: float
+    reported_at: datetime
+    closed_at: datetime | None
+    result: str | None = Field(description="办理结果答复")
+
+
+class PublicCaseDetailOut(PublicCaseOut):
+    timeline: list[PublicEventOut]
+
+
+class PublicCasePageOut(BaseModel):
+    items: list[PublicCaseOut]
+    next_cursor: str | None
 
 
 class CasePointOut(BaseModel):

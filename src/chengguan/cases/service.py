@@ -12,15 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengguan.calendar import service as calendars
 from chengguan.calendar.rules import WorkCalendar
+from chengguan.cases import clock, numbering
 from chengguan.cases import notifications as _notifications  # noqa: F401 - registers outbox handlers
-from chengguan.cases import numbering
 from chengguan.cases.channels import Channel
 from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.states import (
+    EXTENDABLE,
+    EXTENSION_LAPSED,
+    OPEN_STATES,
+    PUBLIC_REPLY_ACTIONS,
     REPORT_ACTION,
     STEP_OF_STATE,
     Action,
@@ -32,9 +37,9 @@ from chengguan.cases.states import (
 from chengguan.catalog import service as catalog
 from chengguan.catalog.models import CategoryMinor
 from chengguan.geo import service as geo
-from chengguan.identity import service as identity
+from chengguan.identity import access
 from chengguan.identity.models import Bureau, User
-from chengguan.identity.roles import Role
+from chengguan.identity.roles import DESK_ROLES, Role, has_any
 from chengguan.jobs import outbox
 from chengguan.shared.clock import utcnow
 from chengguan.shared.coords import CRS, to_wgs84
@@ -46,26 +51,39 @@ SYSTEM_ACTOR = "系统"
 
 @dataclass(frozen=True)
 class NewReport:
+    """What a reporter says. The channel is never part of it: it comes from who reports (``channel_of``)."""
+
     category_code: str
     description: str
     lon: float
     lat: float
     crs: CRS = CRS.WGS84
     address: str | None = None
-    reporter_name: str | None = None
-    reporter_phone: str | None = None
-    channel: Channel | None = None  # default: from the reporter's role
+    reporter_name: str | None = None  # only the hotline desk enters a caller's name
+    reporter_phone: str | None = None  # the desk for a caller; a citizen for their own contact
 
 
-def default_channel(actor: User) -> Channel:
+def channel_of(actor: User) -> Channel:
+    """The intake channel of an authenticated reporter, from their role (never from what they claim)."""
     roles = actor.roles
     if Role.GRID_WORKER in roles:
         return Channel.GRID_WORKER
-    if roles & {Role.DISPATCHER, Role.SHIFT_LEADER}:
+    if has_any(roles, DESK_ROLES):
         return Channel.HOTLINE_12345
     if roles & {Role.OFFICER, Role.SQUAD_LEADER}:
         return Channel.OFFICER_PATROL
     return Channel.CITIZEN
+
+
+def _reporter(actor: User, report: NewReport) -> tuple[str, str | None]:
+    """Who the report is from: the desk records the caller it talked to; everyone else is themselves."""
+    if has_any(actor.roles, DESK_ROLES):
+        return (report.reporter_name or "").strip() or "匿名来电", report.reporter_phone
+    if report.reporter_name and report.reporter_name.strip() != actor.display_name:
+        raise ValidationFailed("上报人姓名取自登录账号，只有热线受理员可以代填来电人信息")
+    if report.reporter_phone and Role.CITIZEN not in actor.roles:
+        raise ValidationFailed("联系电话取自登录账号，只有热线受理员可以代填来电人信息")
+    return actor.display_name, report.reporter_phone or actor.phone
 
 
 def report_case(session: Session, *, actor: User, report: NewReport, at: datetime | None = None) -> Case:
@@ -77,7 +95,8 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
     if len(description) > 2000:
         raise ValidationFailed("问题描述不能超过 2000 字")
     lon, lat = to_wgs84(report.lon, report.lat, report.crs)
-    scope = identity.bureau_scope_ids(session, bureau_id=_root_bureau_id(session, actor.bureau_id))
+    reporter_name, reporter_phone = _reporter(actor, report)
+    scope = access.city_scope_ids(session, bureau_id=actor.bureau_id)
     where = geo.locate(session, bureau_ids=scope, lon=lon, lat=lat)
     if where is None:
         raise OutsideArea(f"坐标 ({report.lon:.6f}, {report.lat:.6f}) 不在本单位辖区内", lon=report.lon, lat=report.lat)
@@ -88,7 +107,7 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         bureau_id=bureau.id,
         state=CaseState.REPORTED.value,
         category_id=minor.id,
-        channel=(report.channel or default_channel(actor)).value,
+        channel=channel_of(actor).value,
         description=description,
         address=(report.address or "").strip() or None,
         lon=lon,
@@ -98,15 +117,15 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         community_id=where.community_id,
         grid_id=where.grid_id,
         reporter_id=actor.id,
-        reporter_name=report.reporter_name or actor.display_name,
-        reporter_phone=report.reporter_phone or actor.phone,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
         reported_at=at,
         updated_at=at,
         rework_count=0,
         overdue_steps=0,
         history_len=0,
     )
-    _start_step(session, case, catalog.step_limits(minor)[Step.ACCEPT.value], Step.ACCEPT, at)
+    clock.start(case, _calendar(session, bureau.id), Step.ACCEPT, catalog.step_limits(minor)[Step.ACCEPT.value], at)
     session.add(case)
     record(
         session,
@@ -122,10 +141,6 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
     return case
 
 
-def _root_bureau_id(session: Session, bureau_id: int) -> int:
-    return identity.bureau_lineage(session, bureau_id=bureau_id)[-1].id
-
-
 def transition(
     session: Session,
     *,
@@ -136,15 +151,20 @@ def transition(
     expected_version: int | None = None,
     assignee_id: int | None = None,
     extension: str | None = None,
+    public_reply: str | None = None,
     at: datetime | None = None,
 ) -> CaseEvent:
-    """Apply one workflow action, or refuse it with a reason. Stale versions are refused with 409."""
+    """Apply one workflow action, or refuse it with a reason. Stale versions are refused with 409.
+
+    ``public_reply`` is the answer the reporter reads (不予立案、作废、结案); internal notes never reach them.
+    """
     if expected_version is not None and expected_version != case.version:
         raise StaleUpdate(
             f"案件 {case.case_no} 已被他人修改（当前版本 {case.version}，提交版本 {expected_version}）",
             current_version=case.version,
         )
-    event = _apply(session, case, action, actor, note, assignee_id, extension, at or utcnow())
+    change = _Change(action, actor, note, assignee_id, extension, public_reply, at or utcnow())
+    event = _apply(session, case, change)
     session.flush()  # the UPDATE carries "WHERE version = :old"; a concurrent writer gets StaleDataError
     return event
 
@@ -163,32 +183,43 @@ def transition_many(
 
     A refusal for any case raises before anything is flushed; the caller's rollback then leaves nothing.
     """
-    at = at or utcnow()
-    events = [_apply(session, case, action, actor, note, assignee_id, None, at) for case in cases]
+    change = _Change(action, actor, note, assignee_id, None, None, at or utcnow())
+    events = [_apply(session, case, change) for case in cases]
     session.flush()
     return events
 
 
-def _apply(
-    session: Session,
-    case: Case,
-    action: Action,
-    actor: User,
-    note: str | None,
-    assignee_id: int | None,
-    extension: str | None,
-    at: datetime,
-) -> CaseEvent:
+@dataclass(frozen=True)
+class _Change:
+    action: Action
+    actor: User
+    note: str | None
+    assignee_id: int | None
+    extension: str | None
+    public_reply: str | None
+    at: datetime
+
+
+def _acts_for_assignee(session: Session, case: Case, actor: User) -> bool:
+    if case.assignee_id is None:
+        return False
+    if case.assignee_id == actor.id:
+        return True
+    return access.may_act_for(actor, session.get(User, case.assignee_id))
+
+
+def _apply(session: Session, case: Case, change: _Change) -> CaseEvent:
+    action, actor, at = change.action, change.actor, change.at
     state = CaseState(case.state)
     decision = decide(
         action,
         Situation(
             state=state,
             actor_roles=actor.roles,
-            actor_is_assignee=case.assignee_id == actor.id,
-            note=note,
-            assignee_given=assignee_id is not None,
-            extension_given=bool(extension),
+            acts_for_assignee=_acts_for_assignee(session, case, actor),
+            note=change.note,
+            assignee_given=change.assignee_id is not None,
+            extension_given=bool(change.extension),
             extension_pending=case.extension_pending is not None,
             suspended_from=CaseState(case.suspended_from) if case.suspended_from else None,
         ),
@@ -200,31 +231,44 @@ def _apply(
             action=action.value,
             state=state.value,
         )
+    if change.public_reply and action not in PUBLIC_REPLY_ACTIONS:
+        raise ValidationFailed(f"「{action.label}」不需要答复上报人（只有不予立案、作废、结案可填写答复）")
+    target = decision.target or state
+    pending = case.extension_pending if target not in EXTENDABLE else None
+    requester = case.assignee_id
     # One UPDATE per transition: no autoflush while the calendar and catalog are read mid-change.
     with session.no_autoflush:
-        data = _apply_fields(session, case, action, state, assignee_id, extension, at)
-        target = decision.target or state
+        data = _apply_fields(session, case, action, state, change)
         if target is not state:
             data.update(_move_clock(session, case, action, target, at))
+        if change.public_reply:
+            data["public_reply"] = change.public_reply.strip()
         case.updated_at = at
-        return record(
-            session, case=case, action=action.value, from_state=state, actor=actor, at=at, note=note, data=data
+        event = record(
+            session, case=case, action=action.value, from_state=state, actor=actor, at=at, note=change.note, data=data
         )
+        if pending is not None:  # the request is moot now: close it in the open, and tell the requester
+            case.extension_pending = None
+            record(
+                session,
+                case=case,
+                action=EXTENSION_LAPSED,
+                from_state=target,
+                actor=None,
+                at=at,
+                note=f"因「{action.label}」，未审批的延期申请（{pending}）自动撤销",
+                data={"requested": pending, "because": action.value},
+                notify_user_id=requester,
+            )
+        return event
 
 
-def _apply_fields(
-    session: Session,
-    case: Case,
-    action: Action,
-    state: CaseState,
-    assignee_id: int | None,
-    extension: str | None,
-    at: datetime,
-) -> dict[str, Any]:
+def _apply_fields(session: Session, case: Case, action: Action, state: CaseState, change: _Change) -> dict[str, Any]:
     """What an action changes besides the state; returns what the history row should say about it."""
     data: dict[str, Any] = {}
+    at = change.at
     if action is Action.DISPATCH:
-        case.assignee_id = _check_assignee(session, case=case, assignee_id=assignee_id).id
+        case.assignee_id = access.check_assignee(session, bureau_id=case.bureau_id, assignee_id=change.assignee_id).id
         data["assignee_id"] = case.assignee_id
     elif action is Action.VERIFY_FAIL:
         case.rework_count += 1
@@ -233,11 +277,11 @@ def _apply_fields(
         data["returned_by"] = case.assignee_id
         case.assignee_id = None
     elif action is Action.REQUEST_EXTENSION:
-        case.extension_pending = TimeLimit.parse(extension or "").to_text()
+        case.extension_pending = TimeLimit.parse(change.extension or "").to_text()
         data["requested"] = case.extension_pending
     elif action is Action.APPROVE_EXTENSION:
         granted = TimeLimit.parse(case.extension_pending or "")
-        case.step_deadline = _calendar(session, case.bureau_id).add(max(case.step_deadline or at, at), granted)
+        clock.extend(case, _calendar(session, case.bureau_id), granted, at)
         data.update(granted=granted.to_text(), deadline=_iso(case.step_deadline))
         case.extension_pending = None
     elif action is Action.DENY_EXTENSION:
@@ -245,23 +289,33 @@ def _apply_fields(
         case.extension_pending = None
     elif action is Action.SUSPEND:
         case.suspended_from = state.value
-        case.extension_pending = None
     elif action is Action.RESUME:
         case.suspended_from = None
     return data
 
 
 def _move_clock(session: Session, case: Case, action: Action, target: CaseState, at: datetime) -> dict[str, Any]:
-    """Enter ``target``: stop the old step's clock (noting whether it was in time) and start the new one."""
+    """Enter ``target``: stop the old step's clock (noting whether it was in time) and start the new one.
+
+    签收 keeps the 处置 clock that dispatch started; 挂账 pauses the clock and 恢复 resumes it with what was left.
+    """
     data: dict[str, Any] = {}
     case.state = target.value
-    new_step = STEP_OF_STATE.get(target)
-    if action is not Action.START:  # signing for a task keeps the 处置 clock that dispatch started
+    cal = _calendar(session, case.bureau_id)
+    if action is Action.SUSPEND:
+        left = clock.pause(case, cal, at)
+        if left is not None:
+            data["time_left_s"] = round(left)
+        return data
+    if action is Action.RESUME:
+        clock.resume(case, cal, at)
+    elif action is not Action.START:
         data.update(_leave_step(case, at))
+        new_step = STEP_OF_STATE.get(target)
         if new_step is None:
-            case.step = case.step_started_at = case.step_deadline = None
+            clock.stop(case)
         else:
-            _start_step(session, case, _limits(session, case.category_id)[new_step.value], new_step, at)
+            clock.start(case, cal, new_step, _limits(session, case.category_id)[new_step.value], at)
     if case.step_deadline is not None:
         data["deadline"] = _iso(case.step_deadline)
     if target.is_terminal:
@@ -279,8 +333,13 @@ def record(
     at: datetime,
     note: str | None,
     data: dict[str, Any],
+    notify_user_id: int | None = None,
 ) -> CaseEvent:
-    """Append one history row (who, when, from, to, note) and queue the side effects of the change."""
+    """Append one history row (who, when, from, to, note) and queue the side effects of the change.
+
+    The outbox message carries what the event said (its recipients as they were at this moment), so a
+    worker that runs it later never reads a case that has moved on since.
+    """
     case.history_len = seq = case.history_len + 1  # part of the case's own versioned UPDATE
     event = CaseEvent(
         case=case,
@@ -298,38 +357,23 @@ def record(
     outbox.enqueue(
         session,
         topic="case.changed",
-        payload={"case_no": case.case_no, "action": action, "to_state": case.state, "seq": seq},
+        payload={
+            "case_no": case.case_no,
+            "action": action,
+            "to_state": case.state,
+            "seq": seq,
+            "reporter_id": case.reporter_id,
+            "reporter_phone": case.reporter_phone,
+            "assignee_id": case.assignee_id,
+            "notify_user_id": notify_user_id,
+        },
         bureau_id=case.bureau_id,
     )
     return event
 
 
-def _check_assignee(session: Session, *, case: Case, assignee_id: int | None) -> User:
-    users: dict[int, User] = session.info.setdefault("cases.assignees", {})  # strong refs per unit of work
-    user = users.get(assignee_id) if assignee_id is not None else None
-    if user is None and assignee_id is not None:
-        user = session.get(User, assignee_id)
-        if user is not None:
-            users[assignee_id] = user
-    field = {Role.OFFICER.value, Role.SQUAD_LEADER.value, Role.DEPARTMENT_LIAISON.value}
-    if (
-        user is None
-        or not user.is_active
-        or not (user.roles & field)
-        or user.bureau_id not in _city_scope(session, case.bureau_id)
-    ):
-        raise ValidationFailed("派遣对象必须是本辖区在岗的执法队员、中队长或部门联络员", assignee_id=assignee_id)
-    return user
-
-
 def _calendar(session: Session, bureau_id: int) -> WorkCalendar:
     return calendars.cached_calendar(session, bureau_id=bureau_id)
-
-
-def _start_step(session: Session, case: Case, limit: TimeLimit, step: Step, at: datetime) -> None:
-    case.step = step.value
-    case.step_started_at = at
-    case.step_deadline = _calendar(session, case.bureau_id).add(at, limit)
 
 
 def _limits(session: Session, category_id: int) -> dict[str, TimeLimit]:
@@ -338,15 +382,6 @@ def _limits(session: Session, category_id: int) -> dict[str, TimeLimit]:
     if category_id not in cache:
         cache[category_id] = catalog.step_limits(session.get_one(CategoryMinor, category_id))
     return cache[category_id]
-
-
-def _city_scope(session: Session, bureau_id: int) -> frozenset[int]:
-    """Every bureau of the city ``bureau_id`` belongs to (per unit of work)."""
-    cache: dict[int, frozenset[int]] = session.info.setdefault("cases.city_scope", {})
-    if bureau_id not in cache:
-        root = _root_bureau_id(session, bureau_id)
-        cache[bureau_id] = frozenset(identity.bureau_scope_ids(session, bureau_id=root))
-    return cache[bureau_id]
 
 
 def _leave_step(case: Case, at: datetime) -> dict[str, Any]:
@@ -360,3 +395,21 @@ def _leave_step(case: Case, at: datetime) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def recompute_deadlines(session: Session, *, bureau_ids: Sequence[int]) -> int:
+    """Derive open cases' working-time deadlines again on the current calendars (after holidays were
+    imported for a year that had none, those deadlines stop being provisional). Returns how many moved."""
+    calendars.clear_calendar_cache()
+    moved = 0
+    stmt = select(Case).where(
+        Case.bureau_id.in_(list(bureau_ids)),
+        Case.state.in_([s.value for s in OPEN_STATES]),
+        Case.clock_working.is_(True),
+        Case.step_deadline.is_not(None),
+    )
+    for case in session.scalars(stmt):
+        if clock.recompute(case, _calendar(session, case.bureau_id)):
+            moved += 1
+    session.flush()
+    return moved

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chengguan.identity.roles import Role
+from chengguan.identity.roles import FIELD_ROLES, Role
 
 
 class CaseState(StrEnum):
@@ -135,6 +135,9 @@ ACTION_LABELS: dict[Action, str] = {
 }
 # The report itself is recorded in the history with this action name (it is not a transition).
 REPORT_ACTION = "report"
+# A pending 延期 request that a transition makes moot (回退, 挂账, 处理反馈 ...) is closed with its own
+# history row under this name, so nothing pending is ever dropped silently.
+EXTENSION_LAPSED = "extension_lapsed"
 
 
 class Refusal(StrEnum):
@@ -157,13 +160,14 @@ REFUSAL_LABELS: dict[Refusal, str] = {
     Refusal.ROLE_NOT_ALLOWED: "当前角色无权执行此操作",
     Refusal.NOTE_REQUIRED: "此操作必须填写理由或处置说明",
     Refusal.ASSIGNEE_REQUIRED: "派遣必须指定处置人员",
-    Refusal.NOT_ASSIGNEE: "只有被派遣的处置人员或其中队长可以执行此操作",
+    Refusal.NOT_ASSIGNEE: "只有被派遣的处置人员、其所在中队的中队长或其所属部门的联络员可以执行此操作",
     Refusal.EXTENSION_REQUIRED: "申请延期必须填写延期时长",
     Refusal.EXTENSION_ALREADY_PENDING: "已有待审批的延期申请",
     Refusal.NO_PENDING_EXTENSION: "没有待审批的延期申请",
 }
 
-FIELD_ROLES = frozenset({Role.OFFICER, Role.SQUAD_LEADER, Role.DEPARTMENT_LIAISON})
+# Actions whose record may carry an answer for the reporter (the public result text).
+PUBLIC_REPLY_ACTIONS = frozenset({Action.REJECT, Action.VOID, Action.CLOSE})
 SUSPENDABLE = frozenset({CaseState.ACCEPTED, CaseState.FILED, CaseState.DISPATCHED, CaseState.PROCESSING})
 EXTENDABLE = frozenset({CaseState.DISPATCHED, CaseState.PROCESSING})
 
@@ -174,7 +178,7 @@ class Rule:
     target: CaseState | None  # None: stays in the state (extension actions); RESUME: computed
     roles: frozenset[Role]
     note_required: bool = False
-    assignee_only: bool = False  # field actions: the assignee, or a squad leader / department liaison
+    assignee_only: bool = False  # field actions: the assignee or someone who may act for them (identity.access)
 
 
 def _s(*states: CaseState) -> frozenset[CaseState]:
@@ -226,7 +230,7 @@ class Situation:
 
     state: CaseState
     actor_roles: frozenset[str]
-    actor_is_assignee: bool = False
+    acts_for_assignee: bool = False  # the assignee, or their squad leader / department liaison
     note: str | None = None
     assignee_given: bool = False
     extension_given: bool = False
@@ -250,11 +254,7 @@ def decide(action: Action, s: Situation) -> Decision:
         return Decision(refusal=Refusal.ILLEGAL_FROM_STATE)
     if not (s.actor_roles & {r.value for r in rule.roles}):
         return Decision(refusal=Refusal.ROLE_NOT_ALLOWED)
-    if (
-        rule.assignee_only
-        and not s.actor_is_assignee
-        and not (s.actor_roles & {Role.SQUAD_LEADER.value, Role.DEPARTMENT_LIAISON.value})
-    ):
+    if rule.assignee_only and not s.acts_for_assignee:
         return Decision(refusal=Refusal.NOT_ASSIGNEE)
     if rule.note_required and not (s.note and s.note.strip()):
         return Decision(refusal=Refusal.NOTE_REQUIRED)
@@ -277,7 +277,7 @@ def available_actions(s: Situation) -> list[Action]:
     probe = Situation(
         state=s.state,
         actor_roles=s.actor_roles,
-        actor_is_assignee=s.actor_is_assignee,
+        acts_for_assignee=s.acts_for_assignee,
         note="x",
         assignee_given=True,
         extension_given=True,

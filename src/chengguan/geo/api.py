@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from chengguan.geo import service as geo
 from chengguan.http.deps import CurrentUser, Db
-from chengguan.identity import service as identity
+from chengguan.identity import access
 from chengguan.shared.coords import CRS, to_wgs84
 from chengguan.shared.errors import OutsideArea
 
@@ -16,8 +16,7 @@ router = APIRouter(prefix="/api/v1/geo", tags=["辖区与网格"])
 
 
 def _scope(db: Db, user: CurrentUser) -> list[int]:
-    root = identity.bureau_lineage(db, bureau_id=user.bureau_id)[-1]
-    return identity.bureau_scope_ids(db, bureau_id=root.id)
+    return access.city_scope_ids(db, bureau_id=user.bureau_id)
 
 
 @router.get("/boundaries", summary="辖区边界 GeoJSON（WGS84）")

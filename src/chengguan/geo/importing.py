@@ -29,8 +29,8 @@ from chengguan.geo.store import (
     replacing,
     set_geometry,
 )
+from chengguan.identity.access import bureau_scope_ids
 from chengguan.identity.models import Bureau
-from chengguan.identity.service import bureau_scope_ids
 from chengguan.shared.coords import CRS, to_wgs84
 from chengguan.shared.errors import ValidationFailed
 

@@ -37,8 +37,8 @@ from chengguan.geo.store import (
     replacing,
     set_geometry,
 )
+from chengguan.identity.access import bureau_scope_ids
 from chengguan.identity.models import Bureau
-from chengguan.identity.service import bureau_scope_ids
 from chengguan.shared.errors import Conflict, ValidationFailed
 
 __all__ = [

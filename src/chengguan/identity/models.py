@@ -1,10 +1,10 @@
-"""Tables: bureau (the tenant), app_user, user_role, auth_session."""
+"""Tables: bureau (the tenant), org_unit (中队 and partner departments), app_user, user_role, auth_session."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengguan.db import Base, BigIntPK, UTCDateTime
@@ -31,11 +31,25 @@ class Bureau(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class OrgUnit(Base):
+    """A unit people belong to inside a bureau: a squad (中队) of a brigade, or a partner department
+    (市政、园林、环卫 …) whose liaisons receive the cases the catalog makes them responsible for."""
+
+    __tablename__ = "org_unit"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # squad | department
+
+
 class User(Base):
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(20))
@@ -47,6 +61,7 @@ class User(Base):
         cascade="all, delete-orphan", lazy="selectin", back_populates="user"
     )
     bureau: Mapped[Bureau] = relationship(lazy="joined")
+    unit: Mapped[OrgUnit | None] = relationship()
 
     @property
     def roles(self) -> frozenset[str]:
@@ -76,3 +91,22 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins per key within a window, and the lock they led to (see identity.throttle).
+
+    A key is an account name or a client address, stored only as an HMAC with the secret key: the table
+    never holds raw addresses, nor the names people mistyped (which are often passwords).
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "key_digest"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # account | address
+    key_digest: Mapped[str] = mapped_column(String(64))  # hex HMAC-SHA256
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

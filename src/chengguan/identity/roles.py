@@ -38,3 +38,12 @@ ROLE_LABELS: dict[Role, str] = {
 # Staff of the bureau see every case of their bureau (and a city centre sees its brigades'); citizens
 # see only what they reported.
 STAFF_ROLES = frozenset(Role) - {Role.CITIZEN}
+# Who a case can be dispatched to and who works a task in the field.
+FIELD_ROLES = frozenset({Role.OFFICER, Role.SQUAD_LEADER, Role.DEPARTMENT_LIAISON})
+# The handling desk (受理、立案、派遣、结案): they see a reporter's contact on the cases they may act on.
+DESK_ROLES = frozenset({Role.DISPATCHER, Role.SHIFT_LEADER})
+
+
+def has_any(roles: frozenset[str], wanted: frozenset[Role]) -> bool:
+    """Whether a user's role names include any of ``wanted``."""
+    return not roles.isdisjoint(r.value for r in wanted)

@@ -10,7 +10,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chengguan.identity.models import AuthSession, Bureau, User, UserRole
+from chengguan.identity.access import forget_tree
+from chengguan.identity.models import AuthSession, Bureau, OrgUnit, User, UserRole
 from chengguan.identity.passwords import hash_password, verify_password
 from chengguan.identity.roles import Role
 from chengguan.shared.clock import utcnow
@@ -43,6 +44,7 @@ def create_bureau(
     )
     session.add(bureau)
     session.flush()
+    forget_tree(session)
     return bureau
 
 
@@ -51,17 +53,6 @@ def get_bureau(session: Session, *, code: str) -> Bureau:
     if bureau is None:
         raise NotFound(f"单位不存在：{code}")
     return bureau
-
-
-def bureau_scope_ids(session: Session, *, bureau_id: int) -> list[int]:
-    """The bureau and all bureaus below it (a city centre sees its district brigades)."""
-    scope = [bureau_id]
-    frontier = [bureau_id]
-    while frontier:
-        children = list(session.scalars(select(Bureau.id).where(Bureau.parent_id.in_(frontier))))
-        scope.extend(children)
-        frontier = children
-    return scope
 
 
 def bureau_lineage(session: Session, *, bureau_id: int) -> list[Bureau]:
@@ -74,6 +65,28 @@ def bureau_lineage(session: Session, *, bureau_id: int) -> list[Bureau]:
     return chain
 
 
+UNIT_KINDS = {"squad": "中队", "department": "部门"}
+
+
+def create_unit(session: Session, *, bureau: Bureau, code: str, name: str, kind: str) -> OrgUnit:
+    """A squad (中队) of a brigade or a partner department (责任单位) of a bureau."""
+    if kind not in UNIT_KINDS:
+        raise ValidationFailed(f"未知的单位类型：{kind}（squad 或 department）")
+    if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
+        raise Conflict(f"中队或部门编码已存在：{code}")
+    unit = OrgUnit(bureau_id=bureau.id, code=code, name=name, kind=kind)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def get_unit(session: Session, *, code: str) -> OrgUnit:
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+    if unit is None:
+        raise NotFound(f"中队或部门不存在：{code}")
+    return unit
+
+
 def create_user(
     session: Session,
     *,
@@ -83,6 +96,7 @@ def create_user(
     display_name: str,
     roles: list[Role],
     phone: str | None = None,
+    unit: OrgUnit | None = None,
 ) -> User:
     username = username.strip()
     if not username:
@@ -93,8 +107,11 @@ def create_user(
         raise ValidationFailed("至少指定一个角色")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名已存在：{username}")
+    if unit is not None and unit.bureau_id != bureau.id:
+        raise ValidationFailed(f"{unit.name}不属于{bureau.name}")
     user = User(
         bureau_id=bureau.id,
+        unit_id=unit.id if unit else None,
         username=username,
         display_name=display_name,
         phone=phone,
@@ -104,26 +121,6 @@ def create_user(
     session.add(user)
     session.flush()
     return user
-
-
-FIELD_ROLES = (Role.OFFICER, Role.SQUAD_LEADER, Role.DEPARTMENT_LIAISON)
-
-
-def assignable_users(session: Session, *, bureau_id: int) -> list[User]:
-    """Active field staff a case of this bureau's city can be dispatched to."""
-    root = bureau_lineage(session, bureau_id=bureau_id)[-1]
-    stmt = (
-        select(User)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(
-            User.bureau_id.in_(bureau_scope_ids(session, bureau_id=root.id)),
-            User.is_active.is_(True),
-            UserRole.role.in_([r.value for r in FIELD_ROLES]),
-        )
-        .order_by(User.bureau_id, User.id)
-        .distinct()
-    )
-    return list(session.scalars(stmt))
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,17 @@ from chengguan.http.deps import (
     require_roles,
     set_session_cookie,
 )
+from chengguan.identity import access, throttle
 from chengguan.identity import service as identity
 from chengguan.identity.models import Bureau, User
-from chengguan.identity.roles import STAFF_ROLES, Role
+from chengguan.identity.roles import Role
 from chengguan.identity.schemas import LoginIn, NotificationOut, TokenOut, UserCreateIn, UserOut
 from chengguan.notify import service as notify
 from chengguan.shared.errors import NotFound
+from chengguan.web import security
 
 router = APIRouter(prefix="/api/v1", tags=["身份与权限"])
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
-Staff = Annotated[User, Depends(require_roles(*STAFF_ROLES))]
 
 
 def user_out(user: User) -> UserOut:
@@ -42,12 +43,16 @@ def user_out(user: User) -> UserOut:
     )
 
 
-@router.post("/auth/login", summary="登录，返回令牌并设置会话 Cookie")
+@router.post(
+    "/auth/login",
+    summary="登录，返回令牌并设置会话 Cookie",
+    description="连续登录失败会暂时锁定账号（429，含 Retry-After），同一网络地址失败过多也会被限流。",
+)
 def login(body: LoginIn, request: Request, response: Response, db: Db, settings: AppSettings) -> TokenOut:
-    issued = identity.login(db, username=body.username, password=body.password, ttl_hours=settings.session_ttl_hours)
+    issued = security.login(request, db, username=body.username, password=body.password)
     out = TokenOut(access_token=issued.token, user=user_out(issued.user))
     commit(request, db)
-    set_session_cookie(response, issued.token, settings)
+    set_session_cookie(response, issued.token, settings, request)
     return out
 
 
@@ -76,7 +81,7 @@ def my_notifications(
 
 @router.get("/users", summary="用户列表（管理员）")
 def list_users(db: Db, admin: Admin) -> list[UserOut]:
-    scope = identity.bureau_scope_ids(db, bureau_id=admin.bureau_id)
+    scope = access.bureau_scope_ids(db, bureau_id=admin.bureau_id)
     users = db.scalars(select(User).where(User.bureau_id.in_(scope)).order_by(User.id))
     return [user_out(u) for u in users]
 
@@ -86,7 +91,7 @@ def create_user(body: UserCreateIn, request: Request, db: Db, admin: Admin) -> U
     bureau = admin.bureau
     if body.bureau_code:
         bureau = identity.get_bureau(db, code=body.bureau_code)
-        if bureau.id not in identity.bureau_scope_ids(db, bureau_id=admin.bureau_id):
+        if bureau.id not in access.bureau_scope_ids(db, bureau_id=admin.bureau_id):
             raise NotFound(f"单位不存在：{body.bureau_code}")
     user = identity.create_user(
         db,
@@ -102,6 +107,14 @@ def create_user(body: UserCreateIn, request: Request, db: Db, admin: Admin) -> U
     return out
 
 
-@router.get("/officers", summary="可派遣的处置人员（执法队员、中队长、部门联络员）")
-def officers(db: Db, user: Staff) -> list[UserOut]:
-    return [user_out(u) for u in identity.assignable_users(db, bureau_id=user.bureau_id)]
+@router.post(
+    "/users/{user_id}/unlock",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="解除账号的登录锁定（管理员）",
+)
+def unlock_user(user_id: int, request: Request, db: Db, admin: Admin, settings: AppSettings) -> None:
+    user = db.get(User, user_id)
+    if user is None or user.bureau_id not in access.bureau_scope_ids(db, bureau_id=admin.bureau_id):
+        raise NotFound("用户不存在")
+    throttle.clear_account(db, policy=throttle.ThrottlePolicy.from_settings(settings), username=user.username)
+    commit(request, db)

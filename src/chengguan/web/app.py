@@ -6,32 +6,48 @@ import logging
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp
 
 from chengguan import __version__
+from chengguan.cases.api import public_router as my_reports_router
 from chengguan.cases.api import router as cases_router
 from chengguan.catalog.api import router as catalog_router
 from chengguan.config import Settings, get_settings
 from chengguan.db import make_engine, make_session_factory
 from chengguan.geo.api import router as geo_router
 from chengguan.web.accounts import router as identity_router
+from chengguan.web.docs import install_docs
 from chengguan.web.errors import install_error_handlers
+from chengguan.web.security import SecurityMiddleware, install_security
 
 log = logging.getLogger("chengguan.web")
-API_ROUTERS = (identity_router, cases_router, catalog_router, geo_router)
+API_ROUTERS = (identity_router, cases_router, my_reports_router, catalog_router, geo_router)
+
+
+class ChengguanApp(FastAPI):
+    """FastAPI with ``SecurityMiddleware`` outermost: outside even the 500 handler, so that every response
+    gets the security headers and no oversized or cross-site request reaches anything else."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityMiddleware(super().build_middleware_stack(), self.state.settings)
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:
     settings = settings or get_settings()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.effective_database_url))
-    app = FastAPI(
+    app = ChengguanApp(
         title="城管执法平台 chengguan",
         version=__version__,
         description="案件受理、派遣、处置、核查、结案全流程；错误均以 RFC 9457 problem+json 返回。",
+        docs_url=None,  # served by web.docs from local assets, without inline script
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
     install_error_handlers(app)
+    install_security(app)
+    install_docs(app)
     for router in API_ROUTERS:
         app.include_router(router)
 

@@ -18,12 +18,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from chengguan import __version__
-from chengguan.cases import access, queries
+from chengguan.calendar import service as calendars
+from chengguan.cases import queries
+from chengguan.cases.access import get_case_for_user, get_own_report
 from chengguan.cases.api import REPORTERS
 from chengguan.cases.presenters import present_cases, present_detail
-from chengguan.cases.states import TRANSITIONS, Action, CaseState
+from chengguan.cases.public import present_public_detail, present_public_list
+from chengguan.cases.states import PUBLIC_REPLY_ACTIONS, TRANSITIONS, Action, CaseState
 from chengguan.config import Settings
 from chengguan.geo import service as geo
 from chengguan.http.deps import (
@@ -35,17 +39,27 @@ from chengguan.http.deps import (
     commit,
     set_session_cookie,
 )
+from chengguan.identity import access
 from chengguan.identity import service as identity
+from chengguan.identity.access import reporter_scope, scope_of
 from chengguan.identity.models import User
-from chengguan.identity.roles import STAFF_ROLES, Role
-from chengguan.shared.clock import fmt_local
-from chengguan.shared.errors import DomainError, Unauthenticated
+from chengguan.identity.roles import DESK_ROLES, STAFF_ROLES, Role, has_any
+from chengguan.identity.throttle import LoginThrottled
+from chengguan.shared.clock import fmt_local, to_local, utcnow
+from chengguan.shared.errors import DomainError, PermissionDenied, Unauthenticated
+from chengguan.shared.text import FORBIDDEN_MESSAGE, find_forbidden
+from chengguan.web import security
 from chengguan.web.pages_filters import ListFilters, PageFilters
 
 WEB_DIR = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
-# The three front-end packages and the folder of each that the browser may read (nothing else of node_modules).
-VENDOR_DIRS = {"leaflet": "leaflet/dist", "echarts": "echarts/dist", "htmx": "htmx.org/dist"}
+# The front-end packages and the folder of each that the browser may read (nothing else of node_modules).
+VENDOR_DIRS = {
+    "leaflet": "leaflet/dist",
+    "echarts": "echarts/dist",
+    "htmx": "htmx.org/dist",
+    "swagger-ui": "swagger-ui-dist",  # /docs (web.docs)
+}
 PAGE_SIZE = 30
 
 # Badge colours per state (CSS classes in console.css) and chart colours (kept in step with them).
@@ -91,13 +105,18 @@ def _safe_next(value: str | None) -> str:
     return "/console"
 
 
-def _nav(user: User) -> dict[str, Any]:
+def _nav(user: User, db: Session | None = None) -> dict[str, Any]:
     roles = sorted((Role(r) for r in user.roles), key=list(Role).index)
+    banner = None
+    if db is not None and Role.ADMIN in user.roles:  # admins are told before deadlines go provisional
+        coverage = calendars.holiday_coverage(db, bureau_id=user.bureau_id, today=to_local(utcnow()).date())
+        banner = None if coverage.ok else coverage.message
     return {
         "user": user,
         "role_labels": "、".join(r.label for r in roles),
-        "can_report": bool(user.roles & {r.value for r in REPORTERS}),
-        "is_staff": bool(user.roles & {r.value for r in STAFF_ROLES}),
+        "can_report": has_any(user.roles, frozenset(REPORTERS)),
+        "is_staff": has_any(user.roles, STAFF_ROLES),
+        "holiday_banner": banner,
         "version": __version__,
     }
 
@@ -156,20 +175,26 @@ def login_submit(
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "/console",
 ) -> Response:
-    error = None
+    error, status, headers = None, 401, {}
     if not username.strip() or not password:
         error = "请输入用户名和密码"
+    elif find_forbidden(username) is not None:
+        error, status, username = f"用户名{FORBIDDEN_MESSAGE}", 400, ""
     else:
         try:
-            issued = identity.login(db, username=username, password=password, ttl_hours=settings.session_ttl_hours)
+            issued = security.login(request, db, username=username, password=password)
+        except LoginThrottled as exc:  # locked: the same throttle as the JSON login, told on the page
+            error, status, headers = exc.detail, exc.status, {"Retry-After": str(exc.retry_after)}
         except Unauthenticated as exc:
             error = exc.detail
     if error is not None:
         ctx = {"next": _safe_next(next), "error": error, "username": username}
-        return _render(request, "login.html", ctx, status_code=401)
+        page = _render(request, "login.html", ctx, status_code=status)
+        page.headers.update(headers)
+        return page
     commit(request, db)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_session_cookie(response, issued.token, settings)
+    set_session_cookie(response, issued.token, settings, request)
     return response
 
 
@@ -188,7 +213,7 @@ def logout_submit(request: Request, db: Db) -> RedirectResponse:
 
 
 def _district_names(db: Db, user: User) -> dict[str, str]:
-    scope = identity.bureau_scope_ids(db, bureau_id=user.bureau_id)
+    scope = access.bureau_scope_ids(db, bureau_id=user.bureau_id)
     return {d.code: d.name for d in geo.list_districts(db, bureau_ids=scope)}
 
 
@@ -196,8 +221,9 @@ def _table_context(db: Db, user: User, f: ListFilters, cursor: str | None) -> di
     query = f.to_query()
     if f.mine:
         query = dataclasses.replace(query, assignee_id=user.id)
-    vis = access.visibility(db, user=user)
-    page = queries.list_cases(db, vis=vis, filters=query, limit=PAGE_SIZE, cursor=cursor, with_total=cursor is None)
+    page = queries.list_cases(
+        db, scope=scope_of(db, user), filters=query, limit=PAGE_SIZE, cursor=cursor, with_total=cursor is None
+    )
     base = f.params()
     return {
         "rows": present_cases(db, page.items, viewer=user),
@@ -217,11 +243,13 @@ def console(
     f: PageFilters,
 ) -> Response:
     me = _page_user(request, user)
+    if not has_any(me.roles, STAFF_ROLES):
+        return RedirectResponse("/console/my", status_code=303)
     try:
         table = _table_context(db, me, f, None)
     except DomainError as exc:
         return _error_page(request, me, exc)
-    counts = queries.state_counts(db, vis=access.visibility(db, user=me))
+    counts = queries.state_counts(db, scope=scope_of(db, me))
     chart = [
         {"state": s.value, "label": s.label, "count": counts.get(s.value, 0), "colour": STATE_COLOURS[s]}
         for s in CaseState
@@ -231,7 +259,7 @@ def console(
         request,
         "console.html",
         {
-            **_nav(me),
+            **_nav(me, db),
             **table,
             "active": "list",
             "f": f,
@@ -252,6 +280,8 @@ def console_table(
 ) -> Response:
     """The HTMX fragment: the case table for the filters (and a keyset page)."""
     me = _page_user(request, user)
+    if not has_any(me.roles, STAFF_ROLES):
+        return _forbidden_page(request, me)
     try:
         table = _table_context(db, me, f, cursor or None)
     except DomainError as exc:
@@ -263,14 +293,57 @@ def console_table(
     return response
 
 
+@router.get("/console/my")
+def my_reports(
+    request: Request, db: Db, user: OptionalUser, cursor: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
+    """我的上报: what the user reported, in the public view (citizens' home page)."""
+    me = _page_user(request, user)
+    try:
+        page = queries.list_cases(
+            db,
+            scope=reporter_scope(me),
+            filters=queries.CaseFilters(reporter_id=me.id),
+            limit=PAGE_SIZE,
+            cursor=cursor or None,
+        )
+    except DomainError as exc:
+        return _error_page(request, me, exc)
+    return _render(
+        request,
+        "my_reports.html",
+        {
+            **_nav(me),
+            "active": "mine",
+            "rows": present_public_list(db, page.items),
+            "next_url": "/console/my?" + urlencode({"cursor": page.next_cursor}) if page.next_cursor else None,
+        },
+    )
+
+
+def _forbidden_page(request: Request, user: User) -> HTMLResponse:
+    return _error_page(request, user, PermissionDenied("此页面仅供工作人员使用"))
+
+
 # ------------------------------------------------------------------------------------------ case detail
 
 
 @router.get("/console/cases/{case_no}")
 def case_detail(case_no: str, request: Request, db: Db, user: OptionalUser, settings: AppSettings) -> Response:
     me = _page_user(request, user)
+    if not has_any(me.roles, STAFF_ROLES):  # reporters outside the bureau see the public timeline
+        try:
+            own = get_own_report(db, user=me, case_no=case_no)
+        except DomainError as exc:
+            return _error_page(request, me, exc)
+        public = present_public_detail(db, own, queries.history(db, case_id=own.id))
+        return _render(
+            request,
+            "public_case.html",
+            {**_nav(me), "active": "mine", "c": public, "timeline": list(reversed(public.timeline))},
+        )
     try:
-        case = access.get_case_for_user(db, user=me, case_no=case_no)
+        case = get_case_for_user(db, user=me, case_no=case_no)
     except DomainError as exc:
         return _error_page(request, me, exc)
     detail = present_detail(db, case, queries.history(db, case_id=case.id), viewer=me)
@@ -280,6 +353,7 @@ def case_detail(case_no: str, request: Request, db: Db, user: OptionalUser, sett
             "action": a.value,
             "label": a.label,
             "input": ACTION_INPUTS.get(a, ""),
+            "public_reply": a in PUBLIC_REPLY_ACTIONS,
             "note_required": TRANSITIONS[a].note_required,
             "danger": a in DANGER_ACTIONS,
         }
@@ -289,7 +363,7 @@ def case_detail(case_no: str, request: Request, db: Db, user: OptionalUser, sett
         request,
         "case_detail.html",
         {
-            **_nav(me),
+            **_nav(me, db),
             "active": "list",
             "c": detail,
             "district_name": _district_names(db, me).get(detail.district_code or "", ""),
@@ -319,11 +393,13 @@ def case_map(
     f: PageFilters,
 ) -> Response:
     me = _page_user(request, user)
+    if not has_any(me.roles, STAFF_ROLES):
+        return _forbidden_page(request, me)
     return _render(
         request,
         "map.html",
         {
-            **_nav(me),
+            **_nav(me, db),
             "active": "map",
             "f": f,
             "districts": _district_names(db, me),
@@ -345,7 +421,8 @@ def report_page(request: Request, user: OptionalUser, settings: AppSettings) -> 
             **nav,
             "active": "report",
             "map_settings": _map_settings(settings),
-            "is_hotline": bool(me.roles & {Role.DISPATCHER.value, Role.SHIFT_LEADER.value}),
+            "is_hotline": has_any(me.roles, DESK_ROLES),
+            "is_citizen": not has_any(me.roles, STAFF_ROLES),
         },
         status_code=200 if nav["can_report"] else 403,
     )

@@ -17,7 +17,8 @@
   async function officers() {
     const selects = document.querySelectorAll("select[data-officer-select]");
     if (!selects.length) return;
-    const r = await CG.api("GET", "/api/v1/officers");
+    const caseNo = selects[0].closest("form").dataset.caseNo;
+    const r = await CG.api("GET", "/api/v1/cases/" + encodeURIComponent(caseNo) + "/candidates");
     selects.forEach((select) => {
       select.innerHTML = "";
       if (!r.ok || !Array.isArray(r.body)) {
@@ -26,7 +27,8 @@
       }
       select.appendChild(new Option("请选择处置人员", ""));
       for (const o of r.body) {
-        select.appendChild(new Option(o.display_name + (o.bureau_name ? "（" + o.bureau_name + "）" : ""), String(o.id)));
+        const where = [o.bureau_name, o.unit_name].filter(Boolean).join(" · ");
+        select.appendChild(new Option(o.display_name + (where ? "（" + where + "）" : ""), String(o.id)));
       }
     });
   }
@@ -42,6 +44,8 @@
         const payload = { action: form.dataset.action, version: Number(form.dataset.version) };
         const note = String(data.get("note") || "").trim();
         if (note) payload.note = note;
+        const reply = String(data.get("public_reply") || "").trim();
+        if (reply) payload.public_reply = reply;
         if (form.querySelector("textarea[name=note][required]") && !note) {
           CG.showAlert(errorBox, "「" + label + "」必须填写说明");
           return;

@@ -1,4 +1,5 @@
-/* Report form: click the map (or type lon/lat) and POST /api/v1/cases; problems are shown in zh-CN. */
+/* Report form: click the map (or type lon/lat) and POST the report (staff: /api/v1/cases; citizens:
+   /api/v1/my/reports, which answers with the public view); problems are shown in zh-CN. */
 (function () {
   "use strict";
 
@@ -44,14 +45,19 @@
         return;
       }
       const payload = { category_code: text("category_code"), description: text("description"), lon: lo, lat: la };
-      for (const k of ["address", "reporter_name", "reporter_phone"]) if (text(k)) payload[k] = text(k);
+      for (const k of ["address", "reporter_name", "reporter_phone", "contact_phone"]) if (text(k)) payload[k] = text(k);
       const button = form.querySelector("button[type=submit]");
       button.disabled = true;
-      const r = await CG.api("POST", "/api/v1/cases", payload);
+      const r = await CG.api("POST", form.dataset.endpoint, payload);
       button.disabled = false;
       if (r.ok && r.body && r.body.case_no) {
         const url = "/console/cases/" + encodeURIComponent(r.body.case_no);
-        // A report outside the reporter's own brigade goes to that brigade: it may not be visible here.
+        if (form.dataset.public) {  // a citizen follows the public timeline of their report
+          CG.flash("上报成功，跟踪编号 " + r.body.case_no);
+          window.location.href = url;
+          return;
+        }
+        // Staff reporting outside their own brigade: the case goes to that brigade; they may follow it.
         const seen = await CG.api("GET", "/api/v1/cases/" + encodeURIComponent(r.body.case_no));
         if (seen.ok) {
           CG.flash("上报成功，案件编号 " + r.body.case_no);
