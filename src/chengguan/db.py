@@ -36,6 +36,8 @@ NAMING_CONVENTION = {
 # BIGINT primary keys on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements there).
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# Execution option of connections that only read (see ``read_only_factory``).
+READ_ONLY = "chengguan_read_only"
 
 
 class Base(DeclarativeBase):
@@ -111,9 +113,11 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: concurrent writers queue on busy_timeout instead of
-            # failing with a lock-upgrade deadlock. The embedded default serves one site; PostgreSQL scales.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers begin IMMEDIATE, taking the write lock up front: concurrent writers queue on busy_timeout
+            # instead of failing with a lock-upgrade deadlock. Readers (``read_only_factory``) begin DEFERRED and,
+            # with WAL, never wait for a writer. The embedded default serves one site; PostgreSQL scales.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -121,6 +125,17 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def read_only_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for requests that only read: on SQLite they begin DEFERRED instead of taking the write lock.
+
+    Anything else (PostgreSQL, or a factory bound to a connection as in tests) is returned as it is.
+    """
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        return sessionmaker(bind=bind.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return factory
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.personas import SHANGHAI_POINT, XIHU_POINT
@@ -216,3 +217,109 @@ def test_staff_can_follow_what_they_reported_in_another_district(login: Callable
     assert elsewhere["case_no"].startswith("SC-")
     assert grid.get(f"/api/v1/cases/{elsewhere['case_no']}").status_code == 200
     assert_problem(login("officer1").get(f"/api/v1/cases/{elsewhere['case_no']}"), 404, "not-found")
+
+
+def test_a_failing_side_effect_after_commit_does_not_fail_the_request(
+    login: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chengguan.jobs import outbox
+
+    def broken(*_a: object, **_kw: object) -> int:
+        raise RuntimeError("SMS gateway down")
+
+    dispatcher = login("dispatcher")
+    monkeypatch.setattr(outbox, "run_pending", broken)
+    made = new_case(dispatcher)  # 201: the write was committed before the side effects ran
+    assert staff_view(dispatcher, made["case_no"])["state"] == "reported"
+
+
+def test_channel_and_reporter_come_from_the_caller_not_the_body(login: Callable[[str], TestClient]) -> None:
+    citizen, grid, dispatcher = login("citizen1"), login("grid1"), login("dispatcher")
+    body = {"category_code": "0501", "description": "摆摊", "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
+    for forged in ({"channel": "hotline_12345"}, {"channel": "camera"}, {"reporter_name": "市长"}):
+        assert_problem(citizen.post("/api/v1/my/reports", json={**body, **forged}), 422, "validation-error")
+    own = citizen_report(citizen)
+    seen = staff_view(dispatcher, own["case_no"])
+    assert seen["channel"] == "citizen" and seen["reporter_name"] == "孙丽"
+    r = grid.post("/api/v1/cases", json={**body, "reporter_name": "别人"})
+    assert_problem(r, 422, "validation-error")  # only the hotline desk records a caller's name
+    by_grid = new_case(grid)
+    assert by_grid["channel"] == "grid_worker" and by_grid["reporter_name"] == "赵敏"
+    call = new_case(dispatcher, reporter_name="王先生", reporter_phone="13700001111")
+    assert call["channel"] == "hotline_12345" and call["reporter_name"] == "王先生"
+
+
+def test_reporter_contact_is_for_the_desk_and_the_assignee_only(login: Callable[[str], TestClient]) -> None:
+    dispatcher, leader, officer = login("dispatcher"), login("shift_leader"), login("officer1")
+    call = new_case(dispatcher, reporter_name="王先生", reporter_phone="13700001111")
+    no = call["case_no"]
+    for name in ("auditor1", "liaison1", "legal1", "grid1", "officer1", "squad1", "admin"):
+        seen = staff_view(login(name), no)
+        assert seen["reporter_phone"] == "137****1111" and seen["reporter_name"] == "王**", name
+    assert staff_view(leader, no)["reporter_phone"] == "13700001111"
+    case = act(dispatcher, call, "accept")
+    case = act(leader, case, "file")
+    officer_id = officer.get("/api/v1/me").json()["id"]
+    act(dispatcher, case, "dispatch", assignee_id=officer_id)
+    assert staff_view(officer, no)["reporter_phone"] == "13700001111"  # the assignee calls back
+
+
+def test_the_reporters_view_hides_staff_names_notes_and_grids(login: Callable[[str], TestClient]) -> None:
+    citizen, dispatcher, leader = login("citizen1"), login("dispatcher"), login("shift_leader")
+    own = citizen_report(citizen)
+    case = staff_view(dispatcher, own["case_no"])
+    act(
+        dispatcher,
+        case,
+        "void",
+        note="重复上报；联系人王芳 13812345678",
+        public_reply="该问题已合并到此前的反映中处理。",
+    )
+    mine = citizen.get(f"/api/v1/my/reports/{own['case_no']}")
+    text = mine.text
+    assert mine.status_code == 200 and mine.json()["status"] == "已作废"
+    assert mine.json()["result"] == "该问题已合并到此前的反映中处理。"
+    for secret in ("13812345678", "王芳", "重复上报", case["grid_code"], "dispatcher", "actor"):
+        assert secret not in text, secret
+    assert set(mine.json()) >= {"case_no", "status", "timeline", "result"}
+    assert "history" not in mine.json() and "reporter_phone" not in mine.json()
+    r = dispatcher.post(
+        f"/api/v1/cases/{case['case_no']}/transitions",
+        json={"action": "accept", "version": 1, "public_reply": "x"},
+    )
+    assert r.status_code in (409, 422)
+    assert leader  # the shift leader saw nothing else to do here
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [
+        ({"from": "0001-01-01T00:00:00"}, "from"),
+        ({"to": "9999-12-31T23:59:59"}, "to"),
+        ({"cursor": "OTk5OS0xMi0zMVQyMzo1OTo1OSswODowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"}, "cursor"),
+        ({"cursor": "MjAyNi0wMS0wMVQwMDowMDowMHwx"}, "naive cursor"),
+    ],
+)
+def test_out_of_range_list_parameters_are_422_and_the_connection_stays_usable(
+    login: Callable[[str], TestClient], params: dict[str, str], where: str
+) -> None:
+    dispatcher = login("dispatcher")
+    assert_problem(dispatcher.get("/api/v1/cases", params=params), 422, "validation-error")
+    assert dispatcher.get("/api/v1/cases", params={"limit": 1}).status_code == 200, where
+
+
+def test_out_of_range_transition_input_is_422(login: Callable[[str], TestClient]) -> None:
+    dispatcher, leader, officer = login("dispatcher"), login("shift_leader"), login("officer1")
+    case = act(leader, act(dispatcher, new_case(dispatcher), "accept"), "file")
+    url = f"/api/v1/cases/{case['case_no']}/transitions"
+    r = dispatcher.post(url, json={"action": "dispatch", "version": case["version"], "assignee_id": 2**63})
+    assert_problem(r, 422, "validation-error")
+    r = dispatcher.post(url, json={"action": "dispatch", "version": 2**40, "assignee_id": 1})
+    assert_problem(r, 422, "validation-error")
+    officer_id = officer.get("/api/v1/me").json()["id"]
+    case = act(dispatcher, case, "dispatch", assignee_id=officer_id)
+    r = officer.post(
+        url, json={"action": "request_extension", "version": case["version"], "extension": "9999999工作日", "note": "x"}
+    )
+    assert_problem(r, 422, "validation-error")
+    assert staff_view(dispatcher, case["case_no"])["extension_pending"] is None

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,6 +21,7 @@ from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.states import Action
 from chengguan.config import Settings
 from chengguan.identity.models import User
+from chengguan.shared.clock import BUREAU_TZ
 from chengguan.web.app import create_app
 from tests.personas import XIHU_POINT
 
@@ -102,6 +104,7 @@ def test_two_dispatchers_dispatch_the_same_case_exactly_one_wins(city_engine: En
 
 
 def test_two_users_through_the_api_one_200_one_409(city_engine: Engine) -> None:
+    """A real race: both requests have read the case and passed the version check before either writes."""
     factory = sessionmaker(bind=city_engine, expire_on_commit=False)
     case_no = _filed_case(factory)
     app = create_app(Settings(env="test", inline_jobs=False), session_factory=factory)
@@ -114,7 +117,15 @@ def test_two_users_through_the_api_one_200_one_409(city_engine: Engine) -> None:
 
     dispatcher, leader = client("dispatcher"), client("shift_leader")
     version = dispatcher.get(f"/api/v1/cases/{case_no}").json()["version"]
-    officer_id = next(o["id"] for o in dispatcher.get("/api/v1/officers").json() if o["username"] == "officer1")
+    officer_id = next(
+        o["id"] for o in dispatcher.get(f"/api/v1/cases/{case_no}/candidates").json() if o["display_name"] == "李明"
+    )
+    # Both transitions reach their flush, and only then may either write: neither can have seen the other.
+    both_checked = threading.Barrier(2, timeout=30)
+
+    @event.listens_for(factory, "before_flush")
+    def _hold(session: Session, _ctx: object, _instances: object) -> None:
+        both_checked.wait()
 
     def dispatch() -> str:
         r = dispatcher.post(
@@ -129,7 +140,39 @@ def test_two_users_through_the_api_one_200_one_409(city_engine: Engine) -> None:
         )
         return str(r.status_code)
 
-    assert _race([dispatch, suspend]) == ["200", "409"]
+    try:
+        assert _race([dispatch, suspend]) == ["200", "409"]
+    finally:
+        event.remove(factory, "before_flush", _hold)
     history = dispatcher.get(f"/api/v1/cases/{case_no}").json()["history"]
     assert [h["action"] for h in history][:3] == ["report", "accept", "file"]
     assert len(history) == 4
+
+
+def test_concurrent_reports_get_gap_free_case_numbers(city_engine: Engine) -> None:
+    """Eight reporters at once, into the same brigade, in a year that has no counter row yet."""
+    factory = sessionmaker(bind=city_engine, expire_on_commit=False)
+    year = 2031
+    at = datetime(year, 3, 2, 9, 0, tzinfo=BUREAU_TZ)
+    start = threading.Barrier(8, timeout=30)
+
+    def reporter(i: int) -> Callable[[], str]:
+        def go() -> str:
+            with factory() as s:
+                grid = _users(s)["grid1"]
+                start.wait()  # all eight race for the same counter row
+                case = cases.report_case(
+                    s,
+                    actor=grid,
+                    report=cases.NewReport(
+                        category_code="0202", description=f"小广告{i}", lon=XIHU_POINT[0], lat=XIHU_POINT[1]
+                    ),
+                    at=at,
+                )
+                s.commit()
+                return case.case_no
+
+        return go
+
+    numbers = _race([reporter(i) for i in range(8)])
+    assert numbers == [f"XH-{year}-{n:06d}" for n in range(1, 9)]

@@ -64,3 +64,9 @@ def test_only_working_units_count_on_the_calendar() -> None:
     assert TimeLimit.parse("2工作日").unit.is_working_time
     assert not TimeLimit.parse("1小时").unit.is_working_time
     assert not TimeLimit.parse("30分钟").unit.is_working_time
+
+
+@pytest.mark.parametrize("text", ["9999999工作日", "251工作日", "2001工作时", "367天", "1e9小时", "1234567890123分钟"])
+def test_absurd_limits_are_refused(text: str) -> None:
+    with pytest.raises(ValidationFailed):
+        TimeLimit.parse(text)

@@ -1,14 +1,17 @@
-"""Outbox handlers for case changes: tell the reporter the outcome, tell the assignee about a task."""
+"""Outbox handlers for case changes: tell the reporter the outcome, tell the assignee about a task.
+
+Recipients come from the message, which recorded them when the change happened (``service.record``); the
+case is not read again, so a worker that runs late never sends a dispatch notice to whoever holds the case
+by then.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chengguan.cases.models import Case
-from chengguan.cases.states import REPORT_ACTION, Action
+from chengguan.cases.states import EXTENSION_LAPSED, REPORT_ACTION, Action
 from chengguan.jobs import outbox
 from chengguan.notify import service as notify
 
@@ -23,27 +26,39 @@ _ASSIGNEE_MESSAGES = {
     Action.DISPATCH.value: "新任务：案件 {no} 已派遣给您，请及时签收处置。",
     Action.VERIFY_FAIL.value: "返工：案件 {no} 核查未通过，请重新处置。",
 }
+_REQUESTER_MESSAGES = {
+    EXTENSION_LAPSED: "案件 {no} 的延期申请已因案件流转自动撤销，如仍需延期请重新申请。",
+}
 
 
 @outbox.handler("case.changed")
 def on_case_changed(session: Session, payload: dict[str, Any]) -> None:
-    case = session.scalars(select(Case).where(Case.case_no == payload["case_no"])).one()
-    action = payload["action"]
-    if action in _REPORTER_MESSAGES and (case.reporter_id or case.reporter_phone):
+    no, action = payload["case_no"], payload["action"]
+    reporter_id, reporter_phone = payload.get("reporter_id"), payload.get("reporter_phone")
+    if action in _REPORTER_MESSAGES and (reporter_id or reporter_phone):
         notify.send_in_app(
             session,
-            user_id=case.reporter_id,
-            phone=case.reporter_phone,
-            subject=f"案件 {case.case_no} 进展",
-            body=_REPORTER_MESSAGES[action].format(no=case.case_no),
-            ref=case.case_no,
+            user_id=reporter_id,
+            phone=reporter_phone,
+            subject=f"案件 {no} 进展",
+            body=_REPORTER_MESSAGES[action].format(no=no),
+            ref=no,
         )
-    if action in _ASSIGNEE_MESSAGES and case.assignee_id:
+    if action in _ASSIGNEE_MESSAGES and payload.get("assignee_id"):
         notify.send_in_app(
             session,
-            user_id=case.assignee_id,
+            user_id=payload["assignee_id"],
             phone=None,
-            subject=f"案件 {case.case_no} 任务",
-            body=_ASSIGNEE_MESSAGES[action].format(no=case.case_no),
-            ref=case.case_no,
+            subject=f"案件 {no} 任务",
+            body=_ASSIGNEE_MESSAGES[action].format(no=no),
+            ref=no,
+        )
+    if action in _REQUESTER_MESSAGES and payload.get("notify_user_id"):
+        notify.send_in_app(
+            session,
+            user_id=payload["notify_user_id"],
+            phone=None,
+            subject=f"案件 {no} 延期申请",
+            body=_REQUESTER_MESSAGES[action].format(no=no),
+            ref=no,
         )

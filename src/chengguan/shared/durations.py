@@ -53,7 +53,16 @@ _SUFFIXES: dict[str, LimitUnit] = {
     "min": LimitUnit.MINUTES,
     "分钟": LimitUnit.MINUTES,
 }
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z\u4e00-\u9fff]+)\s*$")
+# No time limit of a case step or an extension runs past about a year: larger amounts are refused (they would
+# also make the calendar arithmetic scan for minutes).
+MAX_AMOUNT: dict[LimitUnit, float] = {
+    LimitUnit.WORKING_HOURS: 2000,
+    LimitUnit.WORKING_DAYS: 250,
+    LimitUnit.HOURS: 24 * 366,
+    LimitUnit.DAYS: 366,
+    LimitUnit.MINUTES: 60 * 24 * 366,
+}
+_PATTERN = re.compile(r"^\s*(\d{1,9}(?:\.\d{1,6})?)\s*([a-z\u4e00-\u9fff]+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ class TimeLimit:
     def __post_init__(self) -> None:
         if self.amount <= 0:
             raise ValidationFailed(f"时限必须大于零：{self.amount}")
+        limit = MAX_AMOUNT[self.unit]
+        if self.amount > limit:
+            raise ValidationFailed(f"时限过长：最多 {limit:g}{self.unit.label}")
 
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
