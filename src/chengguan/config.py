@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev, see below
 
@@ -30,6 +30,23 @@ class Settings(BaseSettings):
     node_modules_dir: Path = Field(default_factory=lambda: _repo_root() / "node_modules")
     # Run queued side effects in-process right after commit (embedded default).
     inline_jobs: bool = True
+    # Login throttling (identity.throttle): failures per account and per client address within a window.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    login_address_max_failures: int = Field(default=20, ge=1)
+    # Origins other than the app's own that may send state-changing requests with the session cookie
+    # (e.g. the public name when a proxy rewrites Host). Comma-separated in the environment.
+    trusted_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Request bodies larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -88,14 +88,16 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
     return _check
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
-    """The browser's session: HttpOnly, SameSite=Lax, Secure in production, as long as the token lives."""
+def set_session_cookie(response: Response, token: str, settings: Settings, request: Request) -> None:
+    """The browser's session: HttpOnly, SameSite=Lax, as long as the token lives; Secure in production and
+    whenever the request came over HTTPS (``request.url.scheme``, which uvicorn takes from X-Forwarded-Proto
+    only for trusted proxies), so a cookie set over HTTPS is never sent back over plain HTTP."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="lax",
-        secure=settings.env == "prod",
+        secure=settings.env == "prod" or request.url.scheme == "https",
         max_age=settings.session_ttl_hours * 3600,
     )
 

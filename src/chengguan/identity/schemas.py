@@ -7,12 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from chengguan.identity.roles import Role
+from chengguan.shared.text import SafeStr
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=64)
+    username: SafeStr = Field(min_length=1, max_length=64)
+    # Passwords are never stored or shown (only their Argon2 hash), so they are not filtered: refusing
+    # characters there could lock out someone whose password contains them.
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -35,12 +38,12 @@ class TokenOut(BaseModel):
 class UserCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    username: SafeStr = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     password: str = Field(min_length=8, max_length=256)
-    display_name: str = Field(min_length=1, max_length=64)
+    display_name: SafeStr = Field(min_length=1, max_length=64)
     roles: list[Role] = Field(min_length=1)
-    phone: str | None = Field(default=None, pattern=r"^\+?\d{5,15}$")
-    bureau_code: str | None = None
+    phone: SafeStr | None = Field(default=None, pattern=r"^\+?\d{5,15}$")
+    bureau_code: SafeStr | None = Field(default=None, max_length=32)
 
 
 class NotificationOut(BaseModel):
