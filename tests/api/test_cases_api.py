@@ -323,3 +323,17 @@ def test_out_of_range_transition_input_is_422(login: Callable[[str], TestClient]
     )
     assert_problem(r, 422, "validation-error")
     assert staff_view(dispatcher, case["case_no"])["extension_pending"] is None
+
+
+@pytest.mark.parametrize("bad", ["摆摊\x00", "摆摊\u202e反向", "\x1b[31m红字"])
+def test_control_characters_never_reach_a_case(login: Callable[[str], TestClient], bad: str) -> None:
+    dispatcher = login("dispatcher")
+    before = dispatcher.get("/api/v1/cases", params={"with_total": True}).json()["total"]
+    body = {"category_code": "0501", "description": bad, "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
+    assert_problem(dispatcher.post("/api/v1/cases", json=body), 422, "validation-error")
+    case = new_case(dispatcher)
+    r = dispatcher.post(
+        f"/api/v1/cases/{case['case_no']}/transitions", json={"action": "void", "version": 1, "note": bad}
+    )
+    assert_problem(r, 422, "validation-error")
+    assert dispatcher.get("/api/v1/cases", params={"with_total": True}).json()["total"] == before + 1

@@ -165,3 +165,14 @@ def test_every_console_page_for_every_role(app: FastAPI, login: Callable[[str], 
                 assert r.status_code == 200, (path, role, r.status_code)
                 if path == "/console/cases/{case_no}" and role is Role.CITIZEN:
                     assert 'data-testid="public-timeline"' in r.text and "流转记录" not in r.text
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "2026-13-45"])
+def test_console_dates_out_of_range_are_set_aside_with_a_message(login: Callable[[str], TestClient], day: str) -> None:
+    dispatcher = login("dispatcher")
+    for path in ("/console", "/console/table", "/console/map"):
+        r = dispatcher.get(path, params={"from": day, "to": day})
+        assert r.status_code == 200, (path, r.status_code)
+        if path != "/console/map":
+            assert 'data-testid="filter-notice"' in r.text and "已忽略" in r.text
+    assert dispatcher.get("/console").status_code == 200

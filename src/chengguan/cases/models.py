@@ -55,6 +55,9 @@ class Case(Base):
     clock_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clock_budget_s: Mapped[float | None] = mapped_column(Float)  # paused: what was left (negative: overdue)
     clock_working: Mapped[bool] = mapped_column(Boolean, default=False)  # budget in working seconds
+    # The 小类's step time limits in force when the case was reported ({"accept": "1工作时", ...}): a case keeps
+    # them whatever the catalog says later, and no transition has to read the catalog again.
+    step_limits: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     extension_pending: Mapped[str | None] = mapped_column(String(32))  # requested TimeLimit text
     suspended_from: Mapped[str | None] = mapped_column(String(20))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chengguan.cases.states import Action, CaseState
 from chengguan.shared.coords import CRS
+from chengguan.shared.text import SafeStr
 
 PHONE = r"^\+?\d{5,15}$"
 MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist, and are a 422 rather than a database error
@@ -17,14 +18,14 @@ MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist, and are a 422 rather than
 class _ReportBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    category_code: str = Field(
+    category_code: SafeStr = Field(
         min_length=2, max_length=16, pattern=r"^[0-9A-Za-z]+$", description="案件小类编码，如 0501"
     )
-    description: str = Field(min_length=1, max_length=2000)
+    description: SafeStr = Field(min_length=1, max_length=2000)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     crs: CRS = Field(default=CRS.WGS84, description="坐标系：wgs84 / gcj02 / bd09")
-    address: str | None = Field(default=None, max_length=200)
+    address: SafeStr | None = Field(default=None, max_length=200)
 
 
 class ReportIn(_ReportBase):
@@ -37,7 +38,7 @@ class StaffReportIn(_ReportBase):
     """A report entered by staff. The channel follows the role (网格员、热线、队员巡查); only the hotline desk
     (受理派遣员、值班长) records the caller's name and phone."""
 
-    reporter_name: str | None = Field(default=None, max_length=64, description="来电人姓名（仅热线受理）")
+    reporter_name: SafeStr | None = Field(default=None, max_length=64, description="来电人姓名（仅热线受理）")
     reporter_phone: str | None = Field(default=None, pattern=PHONE, description="来电人电话（仅热线受理）")
 
 
@@ -46,10 +47,10 @@ class TransitionIn(BaseModel):
 
     action: Action
     version: int = Field(ge=1, le=2**31 - 1, description="客户端读到的案件版本号；已被他人修改时返回 409")
-    note: str | None = Field(default=None, max_length=2000, description="内部办理说明（不向上报人公开）")
+    note: SafeStr | None = Field(default=None, max_length=2000, description="内部办理说明（不向上报人公开）")
     assignee_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="派遣对象（见 candidates）")
-    extension: str | None = Field(default=None, max_length=32, description="延期时长，如 2工作日")
-    public_reply: str | None = Field(
+    extension: SafeStr | None = Field(default=None, max_length=32, description="延期时长，如 2工作日")
+    public_reply: SafeStr | None = Field(
         default=None, max_length=500, description="答复上报人的内容（不予立案、作废、结案时可填，上报人可见）"
     )
 

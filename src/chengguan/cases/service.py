@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +39,7 @@ from chengguan.catalog import service as catalog
 from chengguan.catalog.models import CategoryMinor
 from chengguan.geo import service as geo
 from chengguan.identity import access
+from chengguan.identity import service as identity
 from chengguan.identity.models import Bureau, User
 from chengguan.identity.roles import DESK_ROLES, Role, has_any
 from chengguan.jobs import outbox
@@ -125,7 +127,9 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         overdue_steps=0,
         history_len=0,
     )
-    clock.start(case, _calendar(session, bureau.id), Step.ACCEPT, catalog.step_limits(minor)[Step.ACCEPT.value], at)
+    limits = catalog.step_limits(minor)
+    case.step_limits = {step: limit.to_text() for step, limit in limits.items()}
+    clock.start(case, _calendar(session, bureau.id), Step.ACCEPT, limits[Step.ACCEPT.value], at)
     session.add(case)
     record(
         session,
@@ -205,7 +209,7 @@ def _acts_for_assignee(session: Session, case: Case, actor: User) -> bool:
         return False
     if case.assignee_id == actor.id:
         return True
-    return access.may_act_for(actor, session.get(User, case.assignee_id))
+    return access.may_act_for(actor, identity.get_user(session, user_id=case.assignee_id))
 
 
 def _apply(session: Session, case: Case, change: _Change) -> CaseEvent:
@@ -315,7 +319,7 @@ def _move_clock(session: Session, case: Case, action: Action, target: CaseState,
         if new_step is None:
             clock.stop(case)
         else:
-            clock.start(case, cal, new_step, _limits(session, case.category_id)[new_step.value], at)
+            clock.start(case, cal, new_step, _limit(session, case, new_step), at)
     if case.step_deadline is not None:
         data["deadline"] = _iso(case.step_deadline)
     if target.is_terminal:
@@ -376,12 +380,16 @@ def _calendar(session: Session, bureau_id: int) -> WorkCalendar:
     return calendars.cached_calendar(session, bureau_id=bureau_id)
 
 
-def _limits(session: Session, category_id: int) -> dict[str, TimeLimit]:
-    """Per unit of work: the identity map holds rows weakly, so a batch would reload the 小类 per case."""
-    cache: dict[int, dict[str, TimeLimit]] = session.info.setdefault("cases.step_limits", {})
-    if category_id not in cache:
-        cache[category_id] = catalog.step_limits(session.get_one(CategoryMinor, category_id))
-    return cache[category_id]
+def _limit(session: Session, case: Case, step: Step) -> TimeLimit:
+    """The case's own limit for ``step`` (snapshot at report); cases from before the snapshot read the catalog."""
+    if case.step_limits and step.value in case.step_limits:
+        return _parse_limit(case.step_limits[step.value])
+    return catalog.step_limits(session.get_one(CategoryMinor, case.category_id))[step.value]
+
+
+@lru_cache(maxsize=256)
+def _parse_limit(text: str) -> TimeLimit:
+    return TimeLimit.parse(text)
 
 
 def _leave_step(case: Case, at: datetime) -> dict[str, Any]:

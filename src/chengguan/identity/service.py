@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from chengguan.identity.access import forget_tree
 from chengguan.identity.models import AuthSession, Bureau, OrgUnit, User, UserRole
@@ -147,12 +147,25 @@ def login(session: Session, *, username: str, password: str, ttl_hours: int = 12
     return IssuedToken(token=token, user=user)
 
 
+def get_user(session: Session, *, user_id: int) -> User | None:
+    """A user with roles and bureau in one query (the path of every request and every transition)."""
+    stmt = select(User).where(User.id == user_id).options(joinedload(User.role_rows))
+    return session.execute(stmt).unique().scalar_one_or_none()
+
+
 def user_for_token(session: Session, *, token: str) -> User:
-    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    """The user behind a bearer/cookie token: session, user, roles and bureau in one query."""
+    stmt = (
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == _digest(token))
+        .options(joinedload(User.role_rows))
+    )
+    found = session.execute(stmt).unique().one_or_none()
+    if found is None or found[0].revoked_at is not None or found[0].expires_at <= utcnow():
         raise Unauthenticated("登录已过期，请重新登录")
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    user = found[1]
+    if not user.is_active:
         raise Unauthenticated("账号已停用")
     return user
 

@@ -11,7 +11,7 @@ from fastapi import Depends, Query
 
 from chengguan.cases import queries
 from chengguan.cases.states import CaseState
-from chengguan.shared.clock import BUREAU_TZ
+from chengguan.shared.clock import BUREAU_TZ, MAX_YEAR, MIN_YEAR
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class ListFilters:
     date_from: date | None = None
     date_to: date | None = None
     mine: bool = False
+    notice: str = ""  # why a filter value was set aside (shown above the form)
 
     def to_query(self, tz: ZoneInfo = BUREAU_TZ) -> queries.CaseFilters:
         return queries.CaseFilters(
@@ -70,13 +71,19 @@ class ListFilters:
         return out
 
 
-def _parse_date(value: str | None) -> date | None:
+def _parse_date(value: str | None, label: str, notices: list[str]) -> date | None:
+    """A filter date, or None with a notice when it is not a date or lies outside the years on record."""
     if not value:
         return None
     try:
-        return date.fromisoformat(value.strip()[:10])
+        day = date.fromisoformat(value.strip()[:10])
     except ValueError:
+        notices.append(f"{label}「{value[:20]}」不是有效日期（应为 YYYY-MM-DD），已忽略")
         return None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        notices.append(f"{label} {day.isoformat()} 超出允许范围（{MIN_YEAR}–{MAX_YEAR} 年），已忽略")
+        return None
+    return day
 
 
 def parse_filters(
@@ -90,14 +97,16 @@ def parse_filters(
 ) -> ListFilters:
     known = {s.value: s for s in CaseState}
     states = tuple(dict.fromkeys(known[s] for s in (state or []) if s in known))
+    notices: list[str] = []
     return ListFilters(
         states=states,
         category=(category or "").strip()[:16],
         district=(district or "").strip()[:12],
         overdue=overdue if overdue in ("1", "0") else "",
-        date_from=_parse_date(date_from),
-        date_to=_parse_date(date_to),
+        date_from=_parse_date(date_from, "上报时间起", notices),
+        date_to=_parse_date(date_to, "上报时间止", notices),
         mine=mine in ("1", "on", "true"),
+        notice="；".join(notices),
     )
 
 

@@ -1,17 +1,19 @@
-"""squads and departments (org_unit, app_user.unit_id); the case's resumable SLA clock
+"""squads and departments (org_unit, app_user.unit_id); the case's resumable SLA clock and its limits
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29 13:00:00
 
 Existing cases get an elapsed-time clock from their current deadline (clock_from = step start, budget =
-deadline - start); cases reported from now on keep working-time budgets.
+deadline - start) and no limits snapshot (they read the catalog); cases reported from now on keep
+working-time budgets and the limits in force when they were reported.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import chengguan.db
 
@@ -21,6 +23,7 @@ branch_labels = None
 depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def upgrade() -> None:
@@ -47,6 +50,7 @@ def upgrade() -> None:
 
     op.add_column("case_record", sa.Column("clock_from", chengguan.db.UTCDateTime(timezone=True), nullable=True))
     op.add_column("case_record", sa.Column("clock_budget_s", sa.Float(), nullable=True))
+    op.add_column("case_record", sa.Column("step_limits", _JSON, nullable=True))
     # The server default fills existing rows; it stays (harmless) so SQLite needs no table copy.
     op.add_column("case_record", sa.Column("clock_working", sa.Boolean(), nullable=False, server_default=sa.false()))
     case = sa.table(
@@ -69,7 +73,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Plain DROP COLUMN (SQLite >= 3.35): no table copies of tables that others reference.
-    for column in ("clock_working", "clock_budget_s", "clock_from"):
+    for column in ("step_limits", "clock_working", "clock_budget_s", "clock_from"):
         op.drop_column("case_record", column)
     op.drop_index(op.f("ix_app_user_unit_id"), table_name="app_user")
     if op.get_bind().dialect.name == "postgresql":
