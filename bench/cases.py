@@ -10,7 +10,8 @@
 
 Usage: ``python bench/cases.py`` (1,000,000 cases) or ``python bench/cases.py --quick`` (100,000 cases,
 under a minute). ``CHENGGUAN_BENCH_DATABASE_URL`` names the server (default: local postgres). The last line
-printed is JSON with the figures.
+printed is JSON with the figures. Without a reachable server that has PostGIS it says so in one line and exits
+with status 2.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from _common import percentile, throwaway_pg
+from _common import percentile, require_server, throwaway_pg
 from chengguan import demo
 from chengguan.cases import access, queries
 from chengguan.cases import service as cases
@@ -414,6 +415,7 @@ def main() -> None:
     total = args.cases or (100_000 if args.quick else 1_000_000)
     n_trans = args.transition_cases or (80 if args.quick else 400)
     rounds = 3 if args.quick else 10
+    require_server()
     with throwaway_pg(keep=args.keep) as url:
         engine = make_engine(url, pool_size=args.workers + 2)
         upgrade(engine)

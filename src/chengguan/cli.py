@@ -47,15 +47,27 @@ def unit_of_work() -> Iterator[Session]:
 
 @app.command()
 def migrate() -> None:
-    """把数据库结构升级到最新版本（Alembic）。"""
-    from chengguan.migrate import current_revision, upgrade
+    """创建或升级数据库结构到最新版本（Alembic），并说明做了什么。"""
+    from chengguan.migrate import migrate as run_migrations
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
-    console.print(f"数据库已是最新版本：{current_revision(engine)}（{engine.url.render_as_string()}）")
-    engine.dispose()
+    try:
+        result = run_migrations(engine)
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string()
+    head = "、".join(result.after)
+    if result.created:
+        console.print(f"已创建数据库结构：版本 {head}，共 {result.tables} 张表（{where}）")
+    elif result.applied:
+        console.print(
+            f"已升级数据库结构：{'、'.join(result.before)} → {head}，"
+            f"应用了 {len(result.applied)} 个版本（{'、'.join(result.applied)}）（{where}）"
+        )
+    else:
+        console.print(f"数据库已是最新版本：{head}，无需升级（{where}）")
 
 
 @app.command("seed-demo")

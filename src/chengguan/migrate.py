@@ -7,10 +7,14 @@ every table; add a domain's models module here when it gains one.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 MODEL_MODULES = (
@@ -65,7 +69,49 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def current_heads(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is at; empty for a database that was never migrated."""
+    with engine.connect() as conn:
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+
+
+def pending_revisions(engine: Engine) -> list[str]:
+    """The revisions an upgrade to all heads would apply, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    at = current_heads(engine)
+    return [rev.revision for rev in reversed(list(script.iterate_revisions("heads", at or "base")))]
+
+
+def schema_tables(engine: Engine) -> list[str]:
+    """Our tables: everything in the default schema but Alembic's bookkeeping and what PostGIS owns."""
+    return sorted(set(inspect(engine).get_table_names()) - {"alembic_version"} - POSTGIS_TABLES)
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    before: tuple[str, ...]  # revisions before the run; empty: the database had no schema
+    after: tuple[str, ...]
+    applied: tuple[str, ...]  # oldest first; empty: nothing to do
+    tables: int  # our tables after the run
+
+    @property
+    def created(self) -> bool:
+        return not self.before and bool(self.applied)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.applied
+
+
+def migrate(engine: Engine) -> MigrationResult:
+    """Upgrade to all heads and say what was done (``chengguan migrate``)."""
+    before = current_heads(engine)
+    applied = tuple(pending_revisions(engine))
+    upgrade(engine)
+    return MigrationResult(
+        before=before, after=current_heads(engine), applied=applied, tables=len(schema_tables(engine))
+    )

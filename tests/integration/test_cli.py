@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from chengguan.cli import app
 from chengguan.config import get_settings
+from chengguan.db import Base, make_engine
+from chengguan.migrate import alembic_config, current_heads, downgrade, import_all_models
 from tests.conftest import _throwaway_database
 
 runner = CliRunner()
@@ -35,7 +38,7 @@ def run(env: dict[str, str], *args: str, monkeypatch: pytest.MonkeyPatch) -> tup
 
 def test_migrate_seed_and_manage(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code, out = run(cli_env, "migrate", monkeypatch=monkeypatch)
-    assert code == 0 and "0004" in out
+    assert code == 0 and "已创建数据库结构" in out
     code, out = run(cli_env, "seed-demo", "--cases", "15", "--grid-size", "3000", monkeypatch=monkeypatch)
     assert code == 0, out
     assert "13 个区县" in out and "15 个案件" in out
@@ -108,3 +111,38 @@ def test_migrate_seed_and_manage(cli_env: dict[str, str], monkeypatch: pytest.Mo
 
     code, out = run(cli_env, "worker", "--once", monkeypatch=monkeypatch)
     assert code == 0 and "已处理" in out
+
+
+def test_migrate_says_what_it_did(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _throwaway_database(tmp_path_factory, "migrate") as url:
+        env = {"CHENGGUAN_DATABASE_URL": url, "CHENGGUAN_DATA_DIR": str(tmp_path_factory.mktemp("migrate-data"))}
+        engine = make_engine(url)
+        try:
+            script = ScriptDirectory.from_config(alembic_config(engine))
+            head = script.get_current_head()
+            assert head
+            chain = [rev.revision for rev in script.walk_revisions()]  # newest first
+            assert chain[0] == head and len(chain) >= 3
+            import_all_models()
+
+            # an empty database: the schema is created, all of it
+            code, out = run(env, "migrate", monkeypatch=monkeypatch)
+            assert code == 0, out
+            assert f"已创建数据库结构：版本 {head}，共 {len(Base.metadata.tables)} 张表" in out
+            assert "最新" not in out
+            assert current_heads(engine) == (head,)
+
+            # nothing to do
+            code, out = run(env, "migrate", monkeypatch=monkeypatch)
+            assert code == 0 and f"数据库已是最新版本：{head}，无需升级" in out
+            assert "已创建" not in out and "已升级" not in out
+
+            # an old database: it names the revisions it applied, oldest first
+            downgrade(engine, chain[2])
+            code, out = run(env, "migrate", monkeypatch=monkeypatch)
+            assert code == 0, out
+            assert f"已升级数据库结构：{chain[2]} → {head}，应用了 2 个版本（{chain[1]}、{head}）" in out
+            assert "最新" not in out
+            assert current_heads(engine) == (head,)
+        finally:
+            engine.dispose()
