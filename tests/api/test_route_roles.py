@@ -136,11 +136,14 @@ def test_every_route_for_every_role(app: FastAPI, login: Callable[[str], TestCli
 
 def test_every_console_page_for_every_role(app: FastAPI, login: Callable[[str], TestClient], case_no: str) -> None:
     from chengguan.cases.api import REPORTERS
-    from chengguan.web.pages import router as pages_router
+    from chengguan.web.pages import PAGE_ROUTERS
 
     anonymous = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
     pages = [
-        r.path for r in pages_router.routes if isinstance(r, APIRoute) and "GET" in r.methods and r.path != "/login"
+        r.path
+        for router in PAGE_ROUTERS
+        for r in router.routes
+        if isinstance(r, APIRoute) and "GET" in r.methods and r.path != "/login"
     ]
     assert {"/console", "/console/map", "/console/report", "/console/cases/{case_no}", "/console/my"} <= set(pages)
     staff_only = {"/console/map", "/console/table"}
