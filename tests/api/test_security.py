@@ -449,3 +449,6 @@ def test_swagger_ui_is_served_from_this_site_only(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 404
     init = client.get("/static/app/swagger-init.js").text
     assert "validatorUrl: null" in init and "http" not in init.replace("openapiUrl", "")
+    # the package's demo page (pointing at a public sample API) and the rest of the folder are not served
+    assert client.get("/static/vendor/swagger-ui/index.html").status_code == 404
+    assert client.get("/static/vendor/swagger-ui/package.json").status_code == 404

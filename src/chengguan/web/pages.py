@@ -6,12 +6,14 @@ pages live in ``pages_cases``; what pages share in ``render``) with the static m
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from chengguan.cases.states import CaseState
 from chengguan.config import Settings
@@ -35,6 +37,7 @@ from chengguan.web.pages_filters import PageFilters
 from chengguan.web.render import (
     STATE_COLOURS,
     VENDOR_DIRS,
+    VENDOR_FILES,
     WEB_DIR,
     LoginRequired,
     forbidden_page,
@@ -174,9 +177,22 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
         # check_dir=False: the API still starts where npm has not run (the pages then lack their libraries)
         app.mount(
             f"/static/vendor/{name}",
-            StaticFiles(directory=settings.node_modules_dir / sub, check_dir=False),
+            VendorFiles(directory=settings.node_modules_dir / sub, check_dir=False, only=VENDOR_FILES.get(name)),
             name=f"vendor-{name}",
         )
+
+
+class VendorFiles(StaticFiles):
+    """A vendor package's folder, or only the named files of it."""
+
+    def __init__(self, *, only: frozenset[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.only = only
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if self.only is not None and path not in self.only:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 PAGE_ROUTERS = (router, pages_cases.router)  # every console page (the route x role walk reads this)

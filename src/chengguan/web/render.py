@@ -36,6 +36,9 @@ VENDOR_DIRS = {
     "htmx": "htmx.org/dist",
     "swagger-ui": "swagger-ui-dist",  # /docs (web.docs)
 }
+# Vendor folders that hold more than the browser needs are served only these files (swagger-ui-dist also
+# ships a demo index.html pointing at a public sample API).
+VENDOR_FILES = {"swagger-ui": frozenset({"swagger-ui.css", "swagger-ui-bundle.js"})}
 PAGE_SIZE = 30
 
 # Badge colours per state (CSS classes in console.css) and chart colours (kept in step with them).
