@@ -227,14 +227,35 @@ def import_boundaries(
 
 @app.command("import-calendar")
 def import_calendar(path: Path, bureau: Annotated[str, typer.Option(help="单位编码")] = "hz") -> None:
-    """导入工作日历（工作日、工作时段、节假日与调休）YAML。"""
+    """导入工作日历（工作日、工作时段、节假日与调休）YAML；在办案件的工作日时限随之重算。"""
     from chengguan.calendar import service as calendars
+    from chengguan.cases import service as cases
+    from chengguan.identity import access
     from chengguan.identity import service as identity
 
     text = _read_text(path)
     with unit_of_work() as session:
-        result = calendars.import_calendar_yaml(session, bureau=identity.get_bureau(session, code=bureau), text=text)
+        target = identity.get_bureau(session, code=bureau)
+        result = calendars.import_calendar_yaml(session, bureau=target, text=text)
+        moved = cases.recompute_deadlines(session, bureau_ids=access.bureau_scope_ids(session, bureau_id=target.id))
         console.print(f"工作日历已导入：{result}")
+        console.print(f"已按新日历重算 {moved} 个在办案件的时限")
+
+
+@app.command()
+def doctor(
+    strict: Annotated[bool, typer.Option("--strict", help="有警告也以非零状态退出（用于监控）")] = False,
+) -> None:
+    """检查运行环境：数据库、PostGIS、未来 60 天的法定节假日数据、密钥、前端资源。"""
+    from chengguan.doctor import Level, run_checks
+
+    findings = run_checks(get_settings())
+    colours = {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "red"}
+    for f in findings:
+        console.print(f"[{colours[f.level]}]{f.level.value:<4}[/] {f.check}：{f.message}")
+    worst = {f.level for f in findings}
+    if Level.FAIL in worst or (strict and Level.WARN in worst):
+        raise typer.Exit(1)
 
 
 @app.command()

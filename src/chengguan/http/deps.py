@@ -6,6 +6,7 @@ flush. After a successful commit, queued outbox messages run in-process when ``i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -18,6 +19,8 @@ from chengguan.identity.models import User
 from chengguan.identity.roles import Role
 from chengguan.jobs import outbox
 from chengguan.shared.errors import PermissionDenied, Unauthenticated
+
+log = logging.getLogger("chengguan.http")
 
 SESSION_COOKIE = "cg_session"
 
@@ -32,8 +35,15 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_db(request: Request) -> Iterator[Session]:
-    session = get_session_factory(request)()
+    """The request's session: requests that only read get one that does not take SQLite's write lock."""
+    factory = get_session_factory(request)
+    if request.method in SAFE_METHODS:
+        factory = request.app.state.read_session_factory
+    session = factory()
     try:
         yield session
     finally:
@@ -103,7 +113,15 @@ def set_session_cookie(response: Response, token: str, settings: Settings, reque
 
 
 def commit(request: Request, db: Session) -> None:
+    """Commit the request's unit of work, then run its queued side effects in-process (embedded default).
+
+    Once the commit succeeded the write stands: a failing side effect is logged and stays queued for the next
+    run or a worker; it never turns the committed request into an error for the caller.
+    """
     db.commit()
     settings = get_settings(request)
     if settings.inline_jobs:
-        outbox.run_pending(get_session_factory(request), limit=100)
+        try:
+            outbox.run_pending(get_session_factory(request), limit=100)
+        except Exception:
+            log.exception("side effects after the commit of %s failed; they stay queued", request.url.path)
