@@ -136,7 +136,7 @@ def test_bad_input_gets_problem_json_and_writes_nothing(login: Callable[[str], T
     dispatcher = login("dispatcher")
     before = dispatcher.get("/api/v1/cases", params={"with_total": True}).json()["total"]
     r = dispatcher.post("/api/v1/cases", content=b"{not json", headers={"content-type": "application/json"})
-    assert_problem(r, 422, "validation-error")
+    assert assert_problem(r, 400, "invalid-json")["detail"] == "请求体不是合法的 JSON"
     r = dispatcher.post("/api/v1/cases", json={"category_code": "0501", "description": "x", "lon": "东经", "lat": 30})
     body = assert_problem(r, 422, "validation-error")
     assert "lon" in body["detail"]

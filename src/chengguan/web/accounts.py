@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlalchemy import select
 
 from chengguan.http.deps import (
@@ -28,6 +28,7 @@ from chengguan.web import security
 
 router = APIRouter(prefix="/api/v1", tags=["身份与权限"])
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="用户 ID")]  # BIGINT: larger ids are a 422
 
 
 def user_out(user: User) -> UserOut:
@@ -47,6 +48,10 @@ def user_out(user: User) -> UserOut:
     "/auth/login",
     summary="登录，返回令牌并设置会话 Cookie",
     description="连续登录失败会暂时锁定账号（429，含 Retry-After），同一网络地址失败过多也会被限流。",
+    responses={
+        401: {"description": "用户名或密码错误"},
+        429: {"description": "登录失败次数过多，账号或网络地址暂时锁定"},
+    },
 )
 def login(body: LoginIn, request: Request, response: Response, db: Db, settings: AppSettings) -> TokenOut:
     issued = security.login(request, db, username=body.username, password=body.password)
@@ -86,7 +91,12 @@ def list_users(db: Db, admin: Admin) -> list[UserOut]:
     return [user_out(u) for u in users]
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, summary="创建用户（管理员）")
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    summary="创建用户（管理员）",
+    responses={404: {"description": "bureau_code 指定的单位不存在或不在管理范围内"}},
+)
 def create_user(body: UserCreateIn, request: Request, db: Db, admin: Admin) -> UserOut:
     bureau = admin.bureau
     if body.bureau_code:
@@ -112,7 +122,7 @@ def create_user(body: UserCreateIn, request: Request, db: Db, admin: Admin) -> U
     status_code=status.HTTP_204_NO_CONTENT,
     summary="解除账号的登录锁定（管理员）",
 )
-def unlock_user(user_id: int, request: Request, db: Db, admin: Admin, settings: AppSettings) -> None:
+def unlock_user(user_id: UserId, request: Request, db: Db, admin: Admin, settings: AppSettings) -> None:
     user = db.get(User, user_id)
     if user is None or user.bureau_id not in access.bureau_scope_ids(db, bureau_id=admin.bureau_id):
         raise NotFound("用户不存在")

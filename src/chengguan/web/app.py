@@ -18,6 +18,7 @@ from chengguan.geo.api import router as geo_router
 from chengguan.web.accounts import router as identity_router
 from chengguan.web.docs import install_docs
 from chengguan.web.errors import install_error_handlers
+from chengguan.web.openapi import install_openapi
 from chengguan.web.security import SecurityMiddleware, install_security
 
 log = logging.getLogger("chengguan.web")
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     install_error_handlers(app)
     install_security(app)
     install_docs(app)
+    install_openapi(app)
     for router in API_ROUTERS:
         app.include_router(router)
 

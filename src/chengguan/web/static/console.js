@@ -8,8 +8,8 @@
     if (body && typeof body === "object" && (body.title || body.detail)) {
       const title = body.title || "";
       let detail = body.detail || "";
-      if (body.status === 422 && Array.isArray(body.errors) && body.errors.length && /[a-zA-Z]{4,}/.test(detail)) {
-        detail = body.errors.map((e) => CG.fieldLabel(e.location) + "格式不正确").join("；");
+      if (body.status === 422 && Array.isArray(body.errors) && body.errors.length) {
+        detail = body.errors.map((e) => CG.fieldLabel(e.location) + "：" + (e.message || "格式不正确")).join("；");
       }
       if (title && detail && title !== detail) return title + "：" + detail;
       return title || detail;
@@ -23,8 +23,10 @@
     reporter_name: "来电人", reporter_phone: "来电号码", note: "说明", extension: "延期时长",
     assignee_id: "处置人员", version: "案件版本", action: "操作",
   };
+  /** The field a problem's errors[].location ("body.lon", "query.limit", "body.roles[0]") names, for people. */
   CG.fieldLabel = function (location) {
-    const last = Array.isArray(location) && location.length ? location[location.length - 1] : "";
+    const parts = String(location || "").replace(/\[\d+\]/g, "").split(".");
+    const last = parts.length > 1 ? parts[parts.length - 1] : "";
     return FIELD_LABELS[last] || last || "输入";
   };
 
