@@ -13,11 +13,12 @@ from chengguan.cases.api import public_router as my_reports_router
 from chengguan.cases.api import router as cases_router
 from chengguan.catalog.api import router as catalog_router
 from chengguan.config import Settings, get_settings
-from chengguan.db import make_engine, make_session_factory
+from chengguan.db import make_engine, make_session_factory, read_only_factory
 from chengguan.geo.api import router as geo_router
 from chengguan.web.accounts import router as identity_router
 from chengguan.web.docs import install_docs
 from chengguan.web.errors import install_error_handlers
+from chengguan.web.health import install_health
 from chengguan.web.openapi import install_openapi
 from chengguan.web.security import SecurityMiddleware, install_security
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.read_session_factory = read_only_factory(session_factory)
     install_error_handlers(app)
     install_security(app)
     install_docs(app)
@@ -53,9 +55,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     for router in API_ROUTERS:
         app.include_router(router)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    install_health(app)
 
     from chengguan.web.pages import install_pages  # console pages, static assets
 
