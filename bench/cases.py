@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from _common import percentile, require_server, throwaway_pg
 from chengguan import demo
-from chengguan.cases import access, queries
+from chengguan.cases import queries
 from chengguan.cases import service as cases
 from chengguan.cases.models import Case
 from chengguan.cases.presenters import present_cases
@@ -44,6 +44,8 @@ from chengguan.cases.states import Action, CaseState
 from chengguan.catalog.models import CategoryMinor
 from chengguan.db import make_engine
 from chengguan.geo.models import UnitGrid
+from chengguan.identity import service as identity
+from chengguan.identity.access import scope_of
 from chengguan.identity.models import Bureau, User
 from chengguan.migrate import upgrade
 from chengguan.shared.clock import utcnow
@@ -152,7 +154,8 @@ def bench_transitions(factory: sessionmaker[Session], n_cases: int, workers: int
             for case_id in case_ids:
                 with factory() as s:  # one transaction per transition, as one API request
                     case = s.get_one(Case, case_id)
-                    actor = s.get_one(User, users[actor_name])
+                    actor = identity.get_user(s, user_id=users[actor_name])  # as the API's token lookup loads it
+                    assert actor is not None
                     assignee = users[extra["assignee"]] if "assignee" in extra else None
                     cases.transition(
                         s, case=case, action=action, actor=actor, note=extra.get("note"), assignee_id=assignee
@@ -374,13 +377,13 @@ def bench_list(factory: sessionmaker[Session], rounds: int) -> dict[str, float]:
         mix = query_mix(s)
         for _ in range(rounds):
             for viewer in viewers:
-                vis = access.visibility(s, user=viewer)
+                vis = scope_of(s, viewer)
                 for f in mix:
                     t0 = time.perf_counter()
-                    page = queries.list_cases(s, vis=vis, filters=f, limit=50)
+                    page = queries.list_cases(s, scope=vis, filters=f, limit=50)
                     present_cases(s, page.items, viewer=viewer)
                     if page.next_cursor:  # and the next page, as "下一页" does
-                        page = queries.list_cases(s, vis=vis, filters=f, limit=50, cursor=page.next_cursor)
+                        page = queries.list_cases(s, scope=vis, filters=f, limit=50, cursor=page.next_cursor)
                         present_cases(s, page.items, viewer=viewer)
                     keyset.append((time.perf_counter() - t0) * 1000 / (2 if page.items else 1))
                     # Baseline: page 20 by OFFSET plus a total count (a naive list page).

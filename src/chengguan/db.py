@@ -10,7 +10,7 @@ a bounding-box prefilter on plain numeric columns. Both store WGS84 (EPSG:4326) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,21 @@ from geoalchemy2 import Geometry as PostGISGeometry
 from geoalchemy2.shape import from_shape, to_shape
 from shapely import wkt as shapely_wkt
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -121,6 +135,71 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+# ---- rows written with the next flush, without the unit of work ---------------------------------------------
+#
+# Append-only rows that nothing reads back in the same transaction (history, outbox) do not need ORM identity:
+# ``insert_with_flush`` queues them, and they are written right after the session's next flush — after the
+# rows they refer to — as one multi-row INSERT per table. A commit with nothing else to flush writes them too;
+# a rollback drops them with everything else.
+
+_PENDING = "chengguan.pending_inserts"
+RowFactory = Callable[[], dict[str, Any]]
+
+
+def insert_with_flush(session: Session, model: type[Base], row: RowFactory) -> None:
+    """Queue one row of ``model``'s table; ``row()`` is called when it is written (new parents have ids then)."""
+    txn = session.get_nested_transaction() or session.get_transaction()
+    table = model.__table__
+    assert isinstance(table, Table)
+    session.info.setdefault(_PENDING, []).append((txn, table, row))
+
+
+def _write_pending(session: Session) -> None:
+    pending: list[tuple[Any, Table, RowFactory]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for _txn, table, row in pending:
+        by_table.setdefault(table, []).append(row())
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and len(by_table) > 1:
+        # One round trip for all tables: data-modifying CTEs run once each, whether or not the query reads them.
+        stmt = select(literal(1))
+        for n, (table, rows) in enumerate(by_table.items()):
+            stmt = stmt.add_cte(insert(table).values(rows).returning(literal(1)).cte(f"pending_{n}"))
+        conn.execute(stmt)
+        return
+    for table, rows in by_table.items():
+        conn.execute(table.insert(), rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    _write_pending(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    session.flush()  # an ORM flush writes the queued rows after its own; a clean session does not flush
+    _write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    """Rows queued inside the transaction (or savepoint) that rolled back are dropped with it."""
+
+    def inside(txn: Any) -> bool:
+        while txn is not None:
+            if txn is previous_transaction:
+                return True
+            txn = txn.parent
+        return False
+
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [entry for entry in pending if not inside(entry[0])]
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -29,6 +29,7 @@ from chengguan.cases.states import (
     PUBLIC_REPLY_ACTIONS,
     REPORT_ACTION,
     STEP_OF_STATE,
+    TRANSITIONS,
     Action,
     CaseState,
     Situation,
@@ -37,6 +38,7 @@ from chengguan.cases.states import (
 )
 from chengguan.catalog import service as catalog
 from chengguan.catalog.models import CategoryMinor
+from chengguan.db import insert_with_flush
 from chengguan.geo import service as geo
 from chengguan.identity import access
 from chengguan.identity import service as identity
@@ -220,7 +222,7 @@ def _apply(session: Session, case: Case, change: _Change) -> CaseEvent:
         Situation(
             state=state,
             actor_roles=actor.roles,
-            acts_for_assignee=_acts_for_assignee(session, case, actor),
+            acts_for_assignee=TRANSITIONS[action].assignee_only and _acts_for_assignee(session, case, actor),
             note=change.note,
             assignee_given=change.assignee_id is not None,
             extension_given=bool(change.extension),
@@ -345,19 +347,19 @@ def record(
     worker that runs it later never reads a case that has moved on since.
     """
     case.history_len = seq = case.history_len + 1  # part of the case's own versioned UPDATE
-    event = CaseEvent(
-        case=case,
-        seq=seq,
-        action=action,
-        from_state=from_state.value if from_state else None,
-        to_state=case.state,
-        actor_id=actor.id if actor else None,
-        actor_name=actor.display_name if actor else SYSTEM_ACTOR,
-        at=at,
-        note=note.strip() if note else None,
-        data=data,
-    )
-    session.add(event)
+    values: dict[str, Any] = {
+        "seq": seq,
+        "action": action,
+        "from_state": from_state.value if from_state else None,
+        "to_state": case.state,
+        "actor_id": actor.id if actor else None,
+        "actor_name": actor.display_name if actor else SYSTEM_ACTOR,
+        "at": at,
+        "note": note.strip() if note else None,
+        "data": data,
+    }
+    # Written right after the case's own flush (the case id exists by then), as one INSERT per flush.
+    insert_with_flush(session, CaseEvent, lambda: {**values, "case_id": case.id})
     outbox.enqueue(
         session,
         topic="case.changed",
@@ -373,7 +375,7 @@ def record(
         },
         bureau_id=case.bureau_id,
     )
-    return event
+    return CaseEvent(case_id=case.id, **values)  # what was recorded (the row itself is written with the flush)
 
 
 def _calendar(session: Session, bureau_id: int) -> WorkCalendar:

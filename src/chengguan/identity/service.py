@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from chengguan.identity.access import forget_tree
 from chengguan.identity.models import AuthSession, Bureau, OrgUnit, User, UserRole
@@ -148,18 +148,18 @@ def login(session: Session, *, username: str, password: str, ttl_hours: int = 12
 
 
 def get_user(session: Session, *, user_id: int) -> User | None:
-    """A user with roles and bureau in one query (the path of every request and every transition)."""
-    stmt = select(User).where(User.id == user_id).options(joinedload(User.role_rows))
+    """A user with roles in one query (the path of every request and every transition)."""
+    stmt = select(User).where(User.id == user_id).options(joinedload(User.role_rows), lazyload(User.bureau))
     return session.execute(stmt).unique().scalar_one_or_none()
 
 
 def user_for_token(session: Session, *, token: str) -> User:
-    """The user behind a bearer/cookie token: session, user, roles and bureau in one query."""
+    """The user behind a bearer/cookie token: session, user and roles in one query (the bureau when asked)."""
     stmt = (
         select(AuthSession, User)
         .join(User, User.id == AuthSession.user_id)
         .where(AuthSession.token_hash == _digest(token))
-        .options(joinedload(User.role_rows))
+        .options(joinedload(User.role_rows), lazyload(User.bureau))
     )
     found = session.execute(stmt).unique().one_or_none()
     if found is None or found[0].revoked_at is not None or found[0].expires_at <= utcnow():

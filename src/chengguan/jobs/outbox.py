@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chengguan.db import insert_with_flush
 from chengguan.jobs.models import OutboxMessage
 from chengguan.shared.clock import utcnow
 
@@ -33,10 +34,24 @@ def handler(topic: str) -> Callable[[Handler], Handler]:
     return _register
 
 
-def enqueue(session: Session, *, topic: str, payload: dict[str, Any], bureau_id: int | None = None) -> OutboxMessage:
-    message = OutboxMessage(topic=topic, payload=payload, bureau_id=bureau_id)
-    session.add(message)
-    return message
+def enqueue(
+    session: Session,
+    *,
+    topic: str,
+    payload: dict[str, Any] | Callable[[], dict[str, Any]],
+    bureau_id: int | None = None,
+) -> None:
+    """Queue a message in the caller's transaction (written with its next flush, see ``db.insert_with_flush``).
+
+    ``payload`` may be a callable, evaluated when the row is written (for ids of rows flushed just before).
+    """
+
+    def row() -> dict[str, Any]:
+        now = utcnow()
+        body = payload() if callable(payload) else payload
+        return {"topic": topic, "payload": body, "bureau_id": bureau_id, "created_at": now, "available_at": now}
+
+    insert_with_flush(session, OutboxMessage, row)
 
 
 def _claim(session: Session, limit: int) -> list[OutboxMessage]:
