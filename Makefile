@@ -1,6 +1,7 @@
 # chengguan — the two commands that matter:
 #   make run    install what is missing, migrate, load the demo city once, serve on http://$(HOST):$(PORT)
 #   make test   install what is missing (apt, PostgreSQL, .venv, npm), lint, type-check, pytest on SQLite + PostgreSQL
+#               (the two passes at the same time, on pytest-xdist workers when CPUs allow; docs/development.md)
 # The work is done by scripts/*.sh so it can be read and run without make.
 
 SHELL := /bin/bash
@@ -35,7 +36,7 @@ fmt: install ## apply ruff's fixes and formatting
 	@.venv/bin/ruff check --fix $(wildcard src tests bench)
 	@.venv/bin/ruff format $(wildcard src tests bench)
 
-test-sqlite: ## pytest on SQLite only (PYTEST_ARGS="tests/unit -x" narrows it)
+test-sqlite: ## pytest on SQLite only (PYTEST_ARGS="tests/unit -x" narrows it, PYTEST_WORKERS=1 drops xdist)
 	@SKIP_SYSTEM=1 STEPS=sqlite bash scripts/test.sh
 
 test-postgres: ## pytest on PostgreSQL + PostGIS only (starts PostgreSQL when down)

@@ -3,22 +3,30 @@
 The server is started once per session: ``chengguan migrate`` and ``chengguan seed-demo --cases 80`` run as
 subprocesses first (the same commands an operator runs), then ``chengguan serve`` on a free port, polled
 on /healthz until it answers. Playwright uses /usr/bin/chromium; no browser is ever downloaded.
+
+Tests share that server and run in any order (and, under pytest-xdist, all on one worker: ``tests/conftest.py``
+groups them). The seeded cases are there to be looked at; a test that needs a case in a given state to act on
+makes its own with ``new_case`` (through the JSON API, as a client would), so it never depends on what another
+test left behind or on the hour the demo was seeded.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import count
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
@@ -32,6 +40,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "chengguan2026"
+TIMEOUT_MS = 15_000  # actions and assertions alike: a loaded CI machine may take seconds to render a page
+
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def _cli() -> list[str]:
@@ -113,7 +124,7 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser, base_url: str) -> Iterator[BrowserContext]:
     ctx = browser.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 1440, "height": 900})
-    ctx.set_default_timeout(15_000)
+    ctx.set_default_timeout(TIMEOUT_MS)
     # Nothing may be fetched from outside the app: every library is served locally.
     ctx.route(lambda url: not url.startswith(base_url), lambda route: route.abort())
     yield ctx
@@ -134,10 +145,96 @@ def login(page: Page, username: str, password: str = PASSWORD) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/console")
+    page.wait_for_url(re.compile(r"/console(/my)?$"))  # staff land on the case list, citizens on 我的上报
 
 
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+# ---- cases made through the JSON API ------------------------------------------------------------------------
+
+# A reported case reaches each later state by these steps: (state after the step, action, who takes it, extra).
+# grid1 reports in 西湖区, so the case belongs to the 西湖 brigade, where officer1 works.
+WALK: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("accepted", "accept", "dispatcher", {}),
+    ("filed", "file", "shift_leader", {}),
+    ("dispatched", "dispatch", "dispatcher", {"assignee": "officer1"}),
+    ("processing", "start", "officer1", {}),
+    ("handled", "feedback", "officer1", {"note": "已清理完毕，恢复通行"}),
+    ("verified", "verify_pass", "grid1", {}),
+    ("closed", "close", "shift_leader", {}),
+]
+WALKABLE_STATES = ("reported", *(state for state, *_ in WALK))
+
+
+class Api:
+    """The server's JSON API as each demo user sees it (``POST /api/v1/auth/login`` → bearer token)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._clients: dict[str, httpx.Client] = {}
+
+    def as_user(self, username: str) -> httpx.Client:
+        if username not in self._clients:
+            client = httpx.Client(base_url=self.base_url + "/api/v1", timeout=30)
+            r = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            client.cookies.clear()
+            self._clients[username] = client
+        return self._clients[username]
+
+    def user_id(self, username: str) -> int:
+        return int(self.as_user(username).get("/me").json()["id"])
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def api(base_url: str) -> Iterator[Api]:
+    a = Api(base_url)
+    yield a
+    a.close()
+
+
+_numbers = count(1)
+
+
+@pytest.fixture
+def new_case(api: Api) -> Callable[[str], str]:
+    """``new_case("filed")`` → the number of a fresh case of grid1's, walked to that state; nobody else touches it."""
+
+    def _new_case(state: str) -> str:
+        assert state in WALKABLE_STATES, f"cannot make a case in state {state!r}"
+        n = next(_numbers)
+        r = api.as_user("grid1").post(
+            "/cases",
+            json={
+                "category_code": "0501",
+                "description": f"店外占道摆摊经营，影响行人通行（端到端测试 {n}）",
+                "address": "西湖区文三路 100 号附近",
+                "lon": 120.13 + n * 0.0001,
+                "lat": 30.26,
+            },
+        )
+        assert r.status_code == 201, r.text
+        case = r.json()
+        for target, action, username, extra in WALK:
+            if case["state"] == state:
+                break
+            body: dict[str, Any] = {"action": action, "version": case["version"], "note": extra.get("note")}
+            if "assignee" in extra:
+                body["assignee_id"] = api.user_id(extra["assignee"])
+            r = api.as_user(username).post(f"/cases/{case['case_no']}/transitions", json=body)
+            assert r.status_code == 200, f"{action}: {r.text}"
+            case = r.json()
+            assert case["state"] == target, case
+        assert case["state"] == state, case
+        return str(case["case_no"])
+
+    return _new_case

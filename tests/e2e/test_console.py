@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,13 @@ def _total(page: Page) -> int:
     return int(page.locator("[data-testid=result-total]").inner_text())
 
 
-def _open_first_case(page: Page, state: str) -> str:
+def _open_from_the_list(page: Page, case_no: str, state: str) -> None:
+    """Find the case in the list filtered by its state (newest first) and open it from there."""
     page.goto(f"/console?state={state}")
-    first = page.locator(ROWS).first
-    expect(first).to_be_visible()
-    case_no = first.get_attribute("data-case-no")
-    assert case_no
-    first.locator("a").click()
+    row = page.locator(f'{ROWS}[data-case-no="{case_no}"]')
+    expect(row).to_have_count(1)
+    row.locator("a").click()
     page.wait_for_url(f"**/console/cases/{case_no}")
-    return case_no
 
 
 def test_wrong_password_shows_readable_message(page: Page) -> None:
@@ -47,6 +46,8 @@ def test_console_pages_redirect_to_login_and_back(page: Page) -> None:
     page.fill("input[name=password]", "chengguan2026")
     page.click("button[type=submit]")
     page.wait_for_url("**/console/map")
+    # the map has fetched its points: logging out under a fetch in flight would turn its 401 into a login redirect
+    expect(page.locator("[data-testid=map-status]")).to_contain_text("个案件点位")
     page.click("[data-testid=logout]")
     page.wait_for_url("**/login")
     page.goto("/console")
@@ -69,7 +70,8 @@ def test_dispatcher_sees_cases_and_state_chart(page: Page, screenshot_dir: Path)
     page.screenshot(path=str(screenshot_dir / "console.png"), full_page=True)
 
 
-def test_filter_by_state_narrows_the_table(page: Page) -> None:
+def test_filter_by_state_narrows_the_table(page: Page, new_case: Callable[[str], str]) -> None:
+    waiting = new_case("reported")  # the newest case, so it is on the first page of 待受理
     login(page, "dispatcher")
     everything = _total(page)
     page.locator("label.chip", has_text="已结案").click()  # a change submits the form through HTMX
@@ -84,6 +86,7 @@ def test_filter_by_state_narrows_the_table(page: Page) -> None:
     expect(page.locator("[data-testid=result-total]")).not_to_have_text(str(closed))
     states = page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.state)")
     assert set(states) <= {"closed", "reported"} and "reported" in states
+    expect(page.locator(f'{ROWS}[data-case-no="{waiting}"]')).to_have_count(1)
 
 
 def test_keyset_next_page(page: Page) -> None:
@@ -96,22 +99,24 @@ def test_keyset_next_page(page: Page) -> None:
     assert not set(first_page) & set(second_page)
 
 
-def test_case_detail_shows_fields_map_and_history(page: Page) -> None:
+def test_case_detail_shows_fields_map_and_history(page: Page, new_case: Callable[[str], str]) -> None:
+    case_no = new_case("closed")
     login(page, "dispatcher")
-    case_no = _open_first_case(page, "closed")
+    _open_from_the_list(page, case_no, "closed")
     expect(page.locator("[data-testid=case-no]")).to_have_text(case_no)
     expect(page.locator("[data-testid=case-state]")).to_contain_text("已结案")
     history = page.locator("[data-testid=history] li")
-    assert history.count() >= 6  # 上报, 受理, 立案, 派遣, 签收, 反馈, 核查, 结案
+    expect(history).to_have_count(8)  # 上报, 受理, 立案, 派遣, 签收, 反馈, 核查, 结案
     expect(history.last).to_contain_text("上报")
     expect(history.first).to_contain_text("结案")
     expect(page.locator("#case-map .leaflet-interactive").first).to_be_attached()
     expect(page.locator("#actions-panel")).to_contain_text("没有可办理的操作")
 
 
-def test_accept_a_reported_case_through_the_ui(page: Page) -> None:
+def test_accept_a_reported_case_through_the_ui(page: Page, new_case: Callable[[str], str]) -> None:
+    case_no = new_case("reported")
     login(page, "dispatcher")
-    case_no = _open_first_case(page, "reported")
+    _open_from_the_list(page, case_no, "reported")
     expect(page.locator("[data-testid=case-state]")).to_contain_text("待受理")
     before = page.locator("[data-testid=history] li").count()
     page.locator("form[data-action=accept] textarea[name=note]").fill("来电核实，情况属实")
@@ -130,9 +135,11 @@ def test_accept_a_reported_case_through_the_ui(page: Page) -> None:
     expect(page.locator(f'{ROWS}[data-case-no="{case_no}"]')).to_have_count(1)
 
 
-def test_stale_page_shows_the_conflict_in_chinese(page: Page) -> None:
+def test_stale_page_shows_the_conflict_in_chinese(page: Page, new_case: Callable[[str], str]) -> None:
+    case_no = new_case("reported")
     login(page, "dispatcher")
-    case_no = _open_first_case(page, "reported")
+    page.goto(f"/console/cases/{case_no}")
+    expect(page.locator("[data-testid=case-state]")).to_contain_text("待受理")
     other = page.context.new_page()
     other.goto(f"/console/cases/{case_no}")
     other.click("[data-testid=action-accept]")
@@ -146,9 +153,11 @@ def test_stale_page_shows_the_conflict_in_chinese(page: Page) -> None:
     expect(page.locator("[data-testid=case-state]")).to_contain_text("待受理")  # nothing re-rendered
 
 
-def test_dispatch_needs_an_officer_and_then_succeeds(page: Page) -> None:
+def test_dispatch_needs_an_officer_and_then_succeeds(page: Page, new_case: Callable[[str], str]) -> None:
+    case_no = new_case("filed")
     login(page, "dispatcher")
-    _open_first_case(page, "filed")
+    page.goto(f"/console/cases/{case_no}")
+    expect(page.locator("[data-testid=case-state]")).to_contain_text("待派遣")
     form = page.locator("form[data-action=dispatch]")
     page.click("[data-testid=action-dispatch]")
     expect(page.locator("[data-testid=action-error]")).to_have_text("派遣必须选择处置人员")
