@@ -26,6 +26,7 @@ from chengguan.geo import service as geo
 from chengguan.geo.models import District, UnitGrid
 from chengguan.identity import service as identity
 from chengguan.identity.models import Bureau, User
+from chengguan.identity.passwords import hash_password
 from chengguan.identity.roles import Role
 from chengguan.shared.clock import BUREAU_TZ, utcnow
 from chengguan.shared.errors import ValidationFailed
@@ -204,6 +205,7 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
         )
         for code, name, kind, brigade in DEMO_UNITS
     }
+    shared_hash = hash_password(DEMO_PASSWORD)  # one Argon2 hash for the one published demo password
     for username, display, roles, brigade, unit in DEMO_USERS:
         identity.create_user(
             session,
@@ -214,6 +216,7 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
             roles=roles,
             phone=f"1380571{len(username):02d}{sum(map(ord, username)) % 100:02d}",
             unit=units[unit] if unit else None,
+            password_hash=shared_hash,
         )
     summary.users = len(DEMO_USERS)
     session.flush()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
@@ -198,35 +199,31 @@ def spread_seeds(area: BaseGeometry, n: int, *, seed: int = DEFAULT_SEED, iterat
     if len(samples) <= n:
         return [Point(s) for s in samples]
     kx = math.cos(math.radians(area.centroid.y))  # isotropic distances: scale longitude
-    pts = [(x * kx, y) for x, y in samples]
-
-    def d2(a: tuple[float, float], b: tuple[float, float]) -> float:
-        return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2
+    pts = np.array([(x * kx, y) for x, y in samples])
 
     # Farthest-point initialisation (deterministic given the samples).
-    centres = [pts[0]]
-    nearest = [d2(p, centres[0]) for p in pts]
-    while len(centres) < n:
-        far = max(range(len(pts)), key=nearest.__getitem__)
-        centres.append(pts[far])
-        nearest = [min(nd, d2(p, pts[far])) for nd, p in zip(nearest, pts, strict=True)]
+    chosen = [0]
+    nearest = ((pts - pts[0]) ** 2).sum(axis=1)
+    while len(chosen) < n:
+        far = int(nearest.argmax())
+        chosen.append(far)
+        nearest = np.minimum(nearest, ((pts - pts[far]) ** 2).sum(axis=1))
+    centres = pts[chosen]
     for _ in range(iterations):
-        sums = [[0.0, 0.0, 0] for _ in centres]
-        for p in pts:
-            k = min(range(n), key=lambda j: d2(p, centres[j]))
-            acc = sums[k]
-            acc[0] += p[0]
-            acc[1] += p[1]
-            acc[2] += 1
-        moved = [(s[0] / s[2], s[1] / s[2]) if s[2] else c for s, c in zip(sums, centres, strict=True)]
-        if moved == centres:
+        d2 = ((pts[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)  # samples x centres
+        label = d2.argmin(axis=1)
+        counts = np.bincount(label, minlength=n)
+        sums = np.zeros_like(centres)
+        np.add.at(sums, label, pts)
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
+        if np.array_equal(moved, centres):
             break
         centres = moved
     used: set[int] = set()
     seeds: list[Point] = []
     for c in centres:
-        order = sorted(range(len(pts)), key=lambda j: d2(pts[j], c))
-        pick = next(j for j in order if j not in used)
+        order = np.argsort(((pts - c) ** 2).sum(axis=1), kind="stable")
+        pick = next(int(j) for j in order if int(j) not in used)
         used.add(pick)
         seeds.append(Point(samples[pick]))
     return seeds
