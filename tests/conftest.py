@@ -85,11 +85,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    if _is_worker(config):  # the controller reports them: see pytest_testnodedown
-        config.workeroutput["chengguan_deselected"] = [item.nodeid for item in dropped]  # type: ignore[attr-defined]
 
 
+# Node ids an xdist worker deselected (ours above, -k, -m): the controller reports them, see pytest_testnodedown.
+_deselected_here: list[str] = []
 _deselection_reported = False
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _deselected_here.extend(item.nodeid for item in items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _is_worker(session.config):
+        session.config.workeroutput["chengguan_deselected"] = _deselected_here  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
