@@ -231,19 +231,31 @@ def test_report_into_another_brigade_is_routed_there_and_stays_visible_to_the_re
     expect(page.locator("[data-testid=case-no]")).to_contain_text("GS-")
 
 
-def test_citizen_sees_only_their_own_cases(page: Page) -> None:
+def test_citizen_sees_only_their_own_reports_as_a_public_timeline(page: Page) -> None:
     login(page, "citizen1")
-    expect(page.locator("a[href='/console/report']")).to_be_visible()
+    assert page.url.endswith("/console/my")
+    expect(page.locator("nav a[href='/console/report']")).to_be_visible()
+    expect(page.locator("a[href='/console/map']")).to_have_count(0)  # the map is the staff's
     _fill_report(page, "120.1551", "30.2741", "小区门口夜间施工噪声扰民")
     page.click("[data-testid=report-submit]")
     page.wait_for_url(re.compile(r"/console/cases/[^/]+$"))
     mine = page.locator("[data-testid=case-no]").inner_text()
-    expect(page.locator("#actions-panel")).to_contain_text("没有可办理的操作")
-    me = page.request.get("/api/v1/me").json()
+    expect(page.locator("[data-testid=public-status]")).to_have_text("已提交")
+    expect(page.locator("[data-testid=public-timeline]")).to_contain_text("已提交")
+    expect(page.locator("#actions-panel")).to_have_count(0)  # no staff record, no actions, no staff names
 
     page.goto("/console")
-    visible = set(page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.caseNo)"))
+    page.wait_for_url("**/console/my")
+    visible = set(
+        page.locator("[data-testid=my-reports] tr[data-case-no]").evaluate_all(
+            "rows => rows.map(r => r.dataset.caseNo)"
+        )
+    )
     assert mine in visible
+    staff_api = page.request.get("/api/v1/cases?limit=200")
+    assert staff_api.status == 403  # the staff record is not for citizens
+    mine_api = {c["case_no"] for c in page.request.get("/api/v1/my/reports?limit=100").json()["items"]}
+    assert visible <= mine_api
 
     staff = page.context.browser.new_context(base_url=page.url.split("/console")[0])  # type: ignore[union-attr]
     try:
@@ -252,9 +264,7 @@ def test_citizen_sees_only_their_own_cases(page: Page) -> None:
         everything = staff_page.request.get("/api/v1/cases?limit=200").json()["items"]
     finally:
         staff.close()
-    own = {c["case_no"] for c in everything if c["reporter_name"] == me["display_name"]}
-    foreign = [c["case_no"] for c in everything if c["case_no"] not in own]
-    assert visible <= own
+    foreign = [c["case_no"] for c in everything if c["case_no"] not in mine_api]
     assert foreign
     page.goto(f"/console/cases/{foreign[0]}")
     expect(page.locator("[data-testid=error-page]")).to_contain_text("404")
