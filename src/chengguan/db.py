@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from geoalchemy2 import Geometry as PostGISGeometry
@@ -28,15 +29,15 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     event,
-    insert,
-    literal,
-    select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
@@ -164,15 +165,42 @@ def _write_pending(session: Session) -> None:
     for _txn, table, row in pending:
         by_table.setdefault(table, []).append(row())
     conn = session.connection()
-    if conn.dialect.name == "postgresql" and len(by_table) > 1:
+    groups = [(table, sorted(rows[0]), rows) for table, rows in by_table.items()]
+    uniform = all(sorted(r) == cols for _t, cols, rows in groups for r in rows)
+    if conn.dialect.name == "postgresql" and len(groups) > 1 and uniform and sum(len(g[2]) for g in groups) <= 64:
         # One round trip for all tables: data-modifying CTEs run once each, whether or not the query reads them.
-        stmt = select(literal(1))
-        for n, (table, rows) in enumerate(by_table.items()):
-            stmt = stmt.add_cte(insert(table).values(rows).returning(literal(1)).cte(f"pending_{n}"))
-        conn.execute(stmt)
+        stmt = _cte_insert(tuple((t, tuple(cols), len(rows)) for t, cols, rows in groups))
+        params = {
+            f"p{g}_{r}_{c}": row[c]
+            for g, (_t, cols, rows) in enumerate(groups)
+            for r, row in enumerate(rows)
+            for c in cols
+        }
+        conn.execute(stmt, params)
         return
-    for table, rows in by_table.items():
+    for table, _cols, rows in groups:
         conn.execute(table.insert(), rows)
+
+
+@lru_cache(maxsize=64)
+def _cte_insert(shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> TextClause:
+    """``WITH pending_0 AS (INSERT …), … SELECT 1`` for a shape of (table, columns, rows), compiled once.
+
+    Written as typed text: SQLAlchemy does not cache the compilation of DML inside CTEs, and compiling it on
+    every flush would cost more than the round trip it saves. Column types still process every value.
+    """
+    ctes: list[str] = []
+    binds: list[BindParameter[Any]] = []
+    for g, (table, cols, n) in enumerate(shape):
+        rows = []
+        for r in range(n):
+            names = [f"p{g}_{r}_{c}" for c in cols]
+            binds.extend(bindparam(name, type_=table.c[c].type) for name, c in zip(names, cols, strict=True))
+            rows.append("(" + ", ".join(f":{name}" for name in names) + ")")
+        columns = ", ".join(f'"{c}"' for c in cols)
+        # names come from the metadata, values only ever as bound parameters
+        ctes.append(f'pending_{g} AS (INSERT INTO "{table.name}" ({columns}) VALUES {", ".join(rows)})')  # noqa: S608
+    return text("WITH " + ", ".join(ctes) + " SELECT 1").bindparams(*binds)
 
 
 @event.listens_for(Session, "after_flush")

@@ -49,7 +49,14 @@ def enqueue(
     def row() -> dict[str, Any]:
         now = utcnow()
         body = payload() if callable(payload) else payload
-        return {"topic": topic, "payload": body, "bureau_id": bureau_id, "created_at": now, "available_at": now}
+        return {
+            "topic": topic,
+            "payload": body,
+            "bureau_id": bureau_id,
+            "created_at": now,
+            "available_at": now,
+            "attempts": 0,
+        }
 
     insert_with_flush(session, OutboxMessage, row)
 
