@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "chengguan.catalog.models",
     "chengguan.calendar.models",
     "chengguan.cases.models",
+    "chengguan.intake.models",
     "chengguan.jobs.models",
     "chengguan.notify.models",
 )

@@ -7,14 +7,16 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.personas import SHANGHAI_POINT, XIHU_POINT
+from tests.personas import SHANGHAI_POINT, XIHU_POINT, xihu_spot
 
 PROBLEM = "application/problem+json"
 
 
 def new_case(c: TestClient, **kw: object) -> dict:  # type: ignore[type-arg]
-    """A report entered by staff (grid worker, 12345 desk, officer) through the staff endpoint."""
-    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
+    """A report entered by staff (grid worker, 12345 desk, officer) through the staff endpoint, at a spot of
+    its own (reports of the same problem at the same spot would be merged into one case)."""
+    lon, lat = xihu_spot()
+    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": lon, "lat": lat}
     body.update(kw)
     r = c.post("/api/v1/cases", json=body)
     assert r.status_code == 201, r.text
@@ -22,8 +24,9 @@ def new_case(c: TestClient, **kw: object) -> dict:  # type: ignore[type-arg]
 
 
 def citizen_report(c: TestClient, **kw: object) -> dict:  # type: ignore[type-arg]
-    """A citizen's own report: answered with the public view (tracking number and timeline)."""
-    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
+    """A citizen's own report: answered with its tracking code and, once processed, its case's public view."""
+    lon, lat = xihu_spot()
+    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": lon, "lat": lat}
     body.update(kw)
     r = c.post("/api/v1/my/reports", json=body)
     assert r.status_code == 201, r.text
@@ -57,7 +60,8 @@ def test_a_day_of_one_case_through_the_api(login: Callable[[str], TestClient]) -
     citizen, dispatcher, leader = login("citizen1"), login("dispatcher"), login("shift_leader")
     officer, grid = login("officer1"), login("grid1")
     mine = citizen_report(citizen, contact_phone="13900001111")
-    assert mine["status"] == "已提交" and mine["case_no"].startswith("XH-")
+    assert mine["status"] == "accepted" and mine["case_no"].startswith("XH-")  # processed right after commit
+    assert mine["case"]["status"] == "已提交" and len(mine["tracking_code"]) == 10
     case = staff_view(dispatcher, mine["case_no"])
     assert case["state"] == "reported" and case["channel"] == "citizen"
     case = act(dispatcher, case, "accept")
@@ -66,8 +70,8 @@ def test_a_day_of_one_case_through_the_api(login: Callable[[str], TestClient]) -
     candidates = dispatcher.get(f"/api/v1/cases/{case['case_no']}/candidates").json()
     assert officer_id in [o["id"] for o in candidates]
     case = act(dispatcher, case, "dispatch", assignee_id=officer_id)
-    mine = officer.get("/api/v1/cases", params={"mine": True}).json()["items"]
-    assert case["case_no"] in [c["case_no"] for c in mine]
+    tasks = officer.get("/api/v1/cases", params={"mine": True}).json()["items"]
+    assert case["case_no"] in [c["case_no"] for c in tasks]
     case = act(officer, case, "start")
     case = act(officer, case, "feedback", note="已劝离摊贩，现场恢复")
     case = act(grid, case, "verify_pass")
@@ -83,7 +87,7 @@ def test_a_day_of_one_case_through_the_api(login: Callable[[str], TestClient]) -
         "verify_pass",
         "close",
     ]
-    mine = citizen.get(f"/api/v1/my/reports/{case['case_no']}").json()
+    mine = citizen.get(f"/api/v1/my/reports/{mine['tracking_code']}").json()["case"]
     assert mine["status"] == "已办结" and mine["result"] == "摊贩已劝离，人行道已恢复通行。"
     assert [t["title"] for t in mine["timeline"]][-1] == "已办结"
 
@@ -116,7 +120,8 @@ def test_citizens_see_only_their_own_reports_in_the_public_view(login: Callable[
     own = citizen_report(citizen)
     listed = {c["case_no"] for c in citizen.get("/api/v1/my/reports").json()["items"]}
     assert own["case_no"] in listed and hotline["case_no"] not in listed
-    r = citizen.get(f"/api/v1/my/reports/{hotline['case_no']}")
+    assert hotline["case_no"] not in {c["case_no"] for c in citizen.get("/api/v1/my/reports").json()["items"]}
+    r = citizen.get("/api/v1/my/reports/ABCDEFGHJK")
     assert_problem(r, 404, "not-found")  # not "forbidden": existence is not revealed
     assert_problem(citizen.get("/api/v1/cases"), 403, "forbidden")  # the staff record is for staff
     assert_problem(citizen.get(f"/api/v1/cases/{own['case_no']}"), 403, "forbidden")
@@ -275,14 +280,14 @@ def test_the_reporters_view_hides_staff_names_notes_and_grids(login: Callable[[s
         note="重复上报；联系人王芳 13812345678",
         public_reply="该问题已合并到此前的反映中处理。",
     )
-    mine = citizen.get(f"/api/v1/my/reports/{own['case_no']}")
-    text = mine.text
-    assert mine.status_code == 200 and mine.json()["status"] == "已作废"
-    assert mine.json()["result"] == "该问题已合并到此前的反映中处理。"
+    r = citizen.get(f"/api/v1/my/reports/{own['tracking_code']}")
+    text, mine = r.text, r.json()["case"]
+    assert r.status_code == 200 and mine["status"] == "已作废"
+    assert mine["result"] == "该问题已合并到此前的反映中处理。"
     for secret in ("13812345678", "王芳", "重复上报", case["grid_code"], "dispatcher", "actor"):
         assert secret not in text, secret
-    assert set(mine.json()) >= {"case_no", "status", "timeline", "result"}
-    assert "history" not in mine.json() and "reporter_phone" not in mine.json()
+    assert set(mine) >= {"case_no", "status", "timeline", "result"}
+    assert "history" not in text and "reporter_phone" not in text
     r = dispatcher.post(
         f"/api/v1/cases/{case['case_no']}/transitions",
         json={"action": "accept", "version": 1, "public_reply": "x"},

@@ -45,7 +45,7 @@ EXPECTED = {
     ("post", "/api/v1/cases/{case_no}/transitions"): {200, 400, 401, 403, 404, 409, 413, 422, 500},
     ("post", "/api/v1/my/reports"): {201, 400, 401, 403, 409, 413, 422, 500},
     ("get", "/api/v1/my/reports"): {200, 400, 401, 422, 500},
-    ("get", "/api/v1/my/reports/{case_no}"): {200, 400, 401, 404, 422, 500},
+    ("get", "/api/v1/my/reports/{tracking_code}"): {200, 400, 401, 404, 422, 500},
     ("get", "/api/v1/catalog"): {200, 400, 401, 500},
     ("get", "/api/v1/geo/boundaries"): {200, 400, 401, 422, 500},
     ("get", "/api/v1/geo/locate"): {200, 400, 401, 422, 500},

@@ -213,4 +213,4 @@ def test_every_documented_operation_is_fuzzed() -> None:
     staff, citizen = _labels(STAFF_RUN), _labels(CITIZEN_RUN)
     assert staff | citizen == documented and len(documented) >= 19
     assert {f"{m} {p}" for m, p in CITIZENS_ONLY} <= citizen
-    assert {"POST /api/v1/my/reports", "GET /api/v1/my/reports", "GET /api/v1/my/reports/{case_no}"} <= citizen
+    assert {"POST /api/v1/my/reports", "GET /api/v1/my/reports", "GET /api/v1/my/reports/{tracking_code}"} <= citizen

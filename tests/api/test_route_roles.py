@@ -34,7 +34,7 @@ EXPECTED = {
     ("POST", "/api/v1/cases"): {Role.GRID_WORKER, Role.DISPATCHER, Role.SHIFT_LEADER, Role.OFFICER, Role.SQUAD_LEADER},
     ("POST", "/api/v1/my/reports"): {Role.CITIZEN},
     ("GET", "/api/v1/my/reports"): set(Role),
-    ("GET", "/api/v1/my/reports/{case_no}"): set(Role),
+    ("GET", "/api/v1/my/reports/{tracking_code}"): set(Role),
     ("GET", "/api/v1/cases"): STAFF,
     ("GET", "/api/v1/cases/{case_no}"): STAFF,
     ("GET", "/api/v1/cases/points"): STAFF,
@@ -135,7 +135,7 @@ def test_every_route_for_every_role(app: FastAPI, login: Callable[[str], TestCli
 
 
 def test_every_console_page_for_every_role(app: FastAPI, login: Callable[[str], TestClient], case_no: str) -> None:
-    from chengguan.cases.api import REPORTERS
+    from chengguan.intake.api import REPORTERS
     from chengguan.web.pages import PAGE_ROUTERS
 
     anonymous = TestClient(app, raise_server_exceptions=False, follow_redirects=False)

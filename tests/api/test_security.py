@@ -19,7 +19,7 @@ from chengguan.identity import service as identity_service
 from chengguan.identity.models import LoginThrottle, User
 from chengguan.web.app import create_app
 from tests.api.conftest import PASSWORD
-from tests.personas import XIHU_POINT
+from tests.personas import XIHU_POINT, xihu_spot
 
 PROBLEM = "application/problem+json"
 FOREIGN = "https://evil.example"
@@ -40,7 +40,8 @@ def cases_count(db: Session) -> int:
 
 
 def report(client: TestClient, **headers: str) -> Any:
-    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": XIHU_POINT[0], "lat": XIHU_POINT[1]}
+    lon, lat = xihu_spot()  # a spot of its own: the same problem at the same spot would merge into one case
+    body = {"category_code": "0501", "description": "早餐摊占用人行道经营", "lon": lon, "lat": lat}
     return client.post("/api/v1/cases", json=body, headers=headers)
 
 

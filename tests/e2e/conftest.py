@@ -28,6 +28,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from tests.personas import xihu_spot
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -212,14 +214,15 @@ def new_case(api: Api) -> Callable[[str], str]:
     def _new_case(state: str) -> str:
         assert state in WALKABLE_STATES, f"cannot make a case in state {state!r}"
         n = next(_numbers)
+        lon, lat = xihu_spot()  # a spot of its own: reports of one problem at one spot merge into one case
         r = api.as_user("grid1").post(
             "/cases",
             json={
-                "category_code": "0501",
-                "description": f"店外占道摆摊经营，影响行人通行（端到端测试 {n}）",
+                "category_code": "0508",  # 露天烧烤: not among the demo's categories, so nothing to merge with
+                "description": f"人行道上露天烧烤，油烟扰民（端到端测试 {n}）",
                 "address": "西湖区文三路 100 号附近",
-                "lon": 120.13 + n * 0.0001,
-                "lat": 30.26,
+                "lon": lon,
+                "lat": lat,
             },
         )
         assert r.status_code == 201, r.text

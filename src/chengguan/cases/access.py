@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from chengguan.cases.models import Case
+from chengguan.cases.models import Case, CaseReporter
 from chengguan.identity.access import scope_of
 from chengguan.identity.models import User
 from chengguan.shared.errors import NotFound, PermissionDenied
@@ -33,8 +33,10 @@ def get_case_for_user(session: Session, *, user: User, case_no: str, purpose: Pu
 
 
 def get_own_report(session: Session, *, user: User, case_no: str) -> Case:
-    """A case ``user`` reported, for the reporter's own (public) view."""
-    case = session.scalar(select(Case).where(Case.case_no == case_no, Case.reporter_id == user.id))
+    """A case ``user`` reported — first, or in a report merged into it — for the reporter's own (public) view."""
+    joined = select(CaseReporter.id).where(CaseReporter.case_id == Case.id, CaseReporter.user_id == user.id)
+    stmt = select(Case).where(Case.case_no == case_no, or_(Case.reporter_id == user.id, joined.exists()))
+    case = session.scalar(stmt)
     if case is None:
         raise NotFound(f"案件不存在：{case_no}")
     return case

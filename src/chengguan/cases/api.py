@@ -1,7 +1,7 @@
-"""Case routes: parse → service → schema. No SQL here.
+"""Case routes for staff: parse → service → schema. No SQL here.
 
-Two audiences, two routers: staff work cases under ``/api/v1/cases`` (the staff record); anyone who reported
-something follows it under ``/api/v1/my/reports`` (the public view: plain timeline, no internal notes).
+Reports come in through intake (``intake.api``: ``POST /api/v1/cases`` for staff, ``/api/v1/my/reports`` for
+citizens); reporters follow them in the public view there.
 """
 
 from __future__ import annotations
@@ -9,22 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 
 from chengguan.cases import access, queries
 from chengguan.cases import service as cases
 from chengguan.cases.access import Purpose
 from chengguan.cases.presenters import present_cases, present_detail
-from chengguan.cases.public import present_public_detail, present_public_list
 from chengguan.cases.schemas import (
     CandidateOut,
     CaseDetailOut,
     CasePageOut,
     CasePointOut,
-    PublicCaseDetailOut,
-    PublicCasePageOut,
-    ReportIn,
-    StaffReportIn,
     TransitionIn,
 )
 from chengguan.cases.states import CaseState
@@ -35,24 +30,9 @@ from chengguan.identity.roles import STAFF_ROLES, Role
 from chengguan.shared.clock import bounded
 
 router = APIRouter(prefix="/api/v1/cases", tags=["案件"])
-public_router = APIRouter(prefix="/api/v1/my/reports", tags=["我的上报"])
 
-# Staff who report what they find or are told: 网格员, the 12345 desk, officers on patrol.
-STAFF_REPORTERS = (Role.GRID_WORKER, Role.DISPATCHER, Role.SHIFT_LEADER, Role.OFFICER, Role.SQUAD_LEADER)
-REPORTERS = (Role.CITIZEN, *STAFF_REPORTERS)
-StaffReporter = Annotated[User, Depends(require_roles(*STAFF_REPORTERS))]
-Citizen = Annotated[User, Depends(require_roles(Role.CITIZEN))]
 Staff = Annotated[User, Depends(require_roles(*STAFF_ROLES))]
-Participant = Annotated[User, Depends(require_roles(*Role))]
 Cursor = Annotated[str | None, Query(max_length=200, description="上一页返回的 next_cursor")]
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, summary="工作人员上报问题（网格员、12345 热线、队员巡查）")
-def report(body: StaffReportIn, request: Request, db: Db, user: StaffReporter) -> CaseDetailOut:
-    case = cases.report_case(db, actor=user, report=cases.NewReport(**body.model_dump()))
-    out = present_detail(db, case, queries.history(db, case_id=case.id), viewer=user)
-    commit(request, db)
-    return out
 
 
 @router.get("", summary="案件列表（筛选、游标分页）")
@@ -141,36 +121,3 @@ def transition(case_no: str, body: TransitionIn, request: Request, db: Db, user:
     out = present_detail(db, case, queries.history(db, case_id=case.id), viewer=user)
     commit(request, db)
     return out
-
-
-# ---- the reporter's own view ------------------------------------------------------------------------------
-
-
-@public_router.post("", status_code=status.HTTP_201_CREATED, summary="市民上报问题，返回跟踪编号与进度")
-def report_mine(body: ReportIn, request: Request, db: Db, user: Citizen) -> PublicCaseDetailOut:
-    fields = body.model_dump()
-    fields["reporter_phone"] = fields.pop("contact_phone")
-    case = cases.report_case(db, actor=user, report=cases.NewReport(**fields))
-    out = present_public_detail(db, case, queries.history(db, case_id=case.id))
-    commit(request, db)
-    return out
-
-
-@public_router.get("", summary="我上报的问题（最新在前）")
-def list_mine(
-    db: Db, user: Participant, limit: Annotated[int, Query(ge=1, le=100)] = 20, cursor: Cursor = None
-) -> PublicCasePageOut:
-    page = queries.list_cases(
-        db,
-        scope=scopes.reporter_scope(user),
-        filters=queries.CaseFilters(reporter_id=user.id),
-        limit=limit,
-        cursor=cursor,
-    )
-    return PublicCasePageOut(items=present_public_list(db, page.items), next_cursor=page.next_cursor)
-
-
-@public_router.get("/{case_no}", summary="我上报的问题的办理进度")
-def get_mine(case_no: str, db: Db, user: Participant) -> PublicCaseDetailOut:
-    case = access.get_own_report(db, user=user, case_no=case_no)
-    return present_public_detail(db, case, queries.history(db, case_id=case.id))

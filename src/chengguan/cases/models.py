@@ -1,4 +1,5 @@
-"""Tables: case_record (a case), case_event (append-only history), case_counter (readable numbers)."""
+"""Tables: case_record (a case), case_event (append-only history), case_counter (readable numbers),
+case_reporter (everyone who reported the problem)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,22 @@ class CaseCounter(Base):
     bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id"))
     year: Mapped[int] = mapped_column(Integer)
     last_no: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseReporter(Base):
+    """Everyone who reported the problem of a case: the first report, and every report merged into it later.
+    They are all told the outcome. ``since_seq`` is the history length when they joined: a message about an
+    earlier step is not theirs. ``report_ref`` is intake's tracking code of their report."""
+
+    __tablename__ = "case_reporter"
+    __table_args__ = (Index("ix_case_reporter_case", "case_id", "since_seq"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    since_seq: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    report_ref: Mapped[str | None] = mapped_column(String(16))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)

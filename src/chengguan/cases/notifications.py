@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from chengguan.cases.states import EXTENSION_LAPSED, REPORT_ACTION, Action
+from chengguan.cases import reporters
+from chengguan.cases.states import EXTENSION_LAPSED, REPORT_ACTION, REPORT_MERGED, Action
 from chengguan.jobs import outbox
 from chengguan.notify import service as notify
 
 _REPORTER_MESSAGES = {
     REPORT_ACTION: "您反映的问题已收到，案件编号 {no}，我们将尽快处理。",
+    REPORT_MERGED: "您反映的问题与其他反映相同，已并入案件 {no} 一并办理。",
     Action.ACCEPT.value: "您反映的问题（{no}）已受理。",
     Action.REJECT.value: "您反映的问题（{no}）经审核不予立案。",
     Action.VOID.value: "您反映的问题（{no}）已作废处理。",
@@ -34,16 +36,24 @@ _REQUESTER_MESSAGES = {
 @outbox.handler("case.changed")
 def on_case_changed(session: Session, payload: dict[str, Any]) -> None:
     no, action = payload["case_no"], payload["action"]
-    reporter_id, reporter_phone = payload.get("reporter_id"), payload.get("reporter_phone")
-    if action in _REPORTER_MESSAGES and (reporter_id or reporter_phone):
-        notify.send_in_app(
-            session,
-            user_id=reporter_id,
-            phone=reporter_phone,
-            subject=f"案件 {no} 进展",
-            body=_REPORTER_MESSAGES[action].format(no=no),
-            ref=no,
-        )
+    if action in _REPORTER_MESSAGES:
+        # every reporter who had joined by this step (reports merged later hear from then on; only the one
+        # who just joined hears of a merge); cases from before reporters were recorded fall back to the one
+        # the message carries
+        joined = reporters.told_at(session, case_no=no, seq=payload["seq"])
+        told = [(r.user_id, r.phone) for r in joined if action != REPORT_MERGED or r.since_seq == payload["seq"]]
+        if not joined:
+            told = [(payload.get("reporter_id"), payload.get("reporter_phone"))]
+        for user_id, phone in dict.fromkeys(told):
+            if user_id or phone:
+                notify.send_in_app(
+                    session,
+                    user_id=user_id,
+                    phone=phone,
+                    subject=f"案件 {no} 进展",
+                    body=_REPORTER_MESSAGES[action].format(no=no),
+                    ref=no,
+                )
     if action in _ASSIGNEE_MESSAGES and payload.get("assignee_id"):
         notify.send_in_app(
             session,

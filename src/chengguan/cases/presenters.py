@@ -22,6 +22,7 @@ from chengguan.cases.states import (
     ACTION_LABELS,
     EXTENSION_LAPSED,
     REPORT_ACTION,
+    REPORT_MERGED,
     CaseState,
     Situation,
     available_actions,
@@ -125,6 +126,7 @@ def present_detail(session: Session, case: Case, events: Sequence[CaseEvent], *,
 EVENT_LABELS = {
     REPORT_ACTION: "上报",
     EXTENSION_LAPSED: "延期申请撤销",
+    REPORT_MERGED: "同一问题再次上报（已合并）",
     **{a.value: label for a, label in ACTION_LABELS.items()},
 }
 

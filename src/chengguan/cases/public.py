@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.schemas import PublicCaseDetailOut, PublicCaseOut, PublicEventOut
-from chengguan.cases.states import REPORT_ACTION, Action, CaseState
+from chengguan.cases.states import REPORT_ACTION, REPORT_MERGED, Action, CaseState
 from chengguan.catalog.models import CategoryMinor
 
 PUBLIC_STATUS: dict[CaseState, str] = {
@@ -32,6 +32,7 @@ PUBLIC_STATUS: dict[CaseState, str] = {
 # (title, default text) per history action; actions not listed are internal and left out of the timeline.
 PUBLIC_STEPS: dict[str, tuple[str, str | None]] = {
     REPORT_ACTION: ("已提交", "您反映的问题已提交，我们将尽快受理。"),
+    REPORT_MERGED: ("其他市民反映了同一问题", "同一问题的多条反映已合并办理，办理结果将告知每一位反映人。"),
     Action.ACCEPT.value: ("已受理", "您反映的问题已受理。"),
     Action.FILE.value: ("已立案", "经核实属于城市管理问题，已立案并安排处置。"),
     Action.REJECT.value: ("不予立案", "经核实，该问题不属于城市管理执法事项，不予立案。"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,8 +13,8 @@ from chengguan.cases.states import TERMINAL_STATES, CaseState
 from chengguan.catalog.models import CategoryMajor, CategoryMinor
 from chengguan.geo.models import District, UnitGrid
 from chengguan.identity.access import Scope
-from chengguan.shared.clock import MAX_YEAR, MIN_YEAR, utcnow
-from chengguan.shared.errors import ValidationFailed
+from chengguan.shared import cursors
+from chengguan.shared.clock import utcnow
 
 
 @dataclass(frozen=True)
@@ -42,25 +40,10 @@ class CasePage:
 
 
 def encode_cursor(case: Case) -> str:
-    raw = f"{case.reported_at.isoformat()}|{case.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(case.reported_at, case.id)
 
 
-MAX_ID = 2**63 - 1
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """The (reported_at, id) a page ends at. Anything not written by ``encode_cursor`` is a 422."""
-    invalid = ValidationFailed("分页游标无效，请从第一页重新查询")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at_text, id_text = raw.split("|")
-        at, case_id = datetime.fromisoformat(at_text), int(id_text)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if at.tzinfo is None or not MIN_YEAR <= at.year <= MAX_YEAR or not 0 < case_id <= MAX_ID:
-        raise invalid
-    return at, case_id
+decode_cursor = cursors.decode
 
 
 def _filtered(session: Session, scope: Scope, f: CaseFilters) -> Select[Case] | None:

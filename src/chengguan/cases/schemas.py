@@ -8,38 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chengguan.cases.states import Action, CaseState
-from chengguan.shared.coords import CRS
 from chengguan.shared.text import SafeStr
 
-PHONE = r"^\+?\d{5,15}$"
 MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist, and are a 422 rather than a database error
-
-
-class _ReportBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    category_code: SafeStr = Field(
-        min_length=2, max_length=16, pattern=r"^[0-9A-Za-z]+$", description="案件小类编码，如 0501"
-    )
-    description: SafeStr = Field(min_length=1, max_length=2000)
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-    crs: CRS = Field(default=CRS.WGS84, description="坐标系：wgs84 / gcj02 / bd09")
-    address: SafeStr | None = Field(default=None, max_length=200)
-
-
-class ReportIn(_ReportBase):
-    """A citizen's own report. The channel and the reporter's name come from the login, never the body."""
-
-    contact_phone: str | None = Field(default=None, pattern=PHONE, description="联系电话（选填，仅办案人员可见）")
-
-
-class StaffReportIn(_ReportBase):
-    """A report entered by staff. The channel follows the role (网格员、热线、队员巡查); only the hotline desk
-    (受理派遣员、值班长) records the caller's name and phone."""
-
-    reporter_name: SafeStr | None = Field(default=None, max_length=64, description="来电人姓名（仅热线受理）")
-    reporter_phone: str | None = Field(default=None, pattern=PHONE, description="来电人电话（仅热线受理）")
 
 
 class TransitionIn(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from chengguan.calendar import service as calendars
 from chengguan.calendar.rules import WorkCalendar
-from chengguan.cases import clock, numbering
+from chengguan.cases import clock, numbering, reporters
 from chengguan.cases import notifications as _notifications  # noqa: F401 - registers outbox handlers
 from chengguan.cases.channels import Channel
 from chengguan.cases.models import Case, CaseEvent
@@ -28,6 +28,7 @@ from chengguan.cases.states import (
     OPEN_STATES,
     PUBLIC_REPLY_ACTIONS,
     REPORT_ACTION,
+    REPORT_MERGED,
     STEP_OF_STATE,
     TRANSITIONS,
     Action,
@@ -48,7 +49,7 @@ from chengguan.jobs import outbox
 from chengguan.shared.clock import utcnow
 from chengguan.shared.coords import CRS, to_wgs84
 from chengguan.shared.durations import TimeLimit
-from chengguan.shared.errors import OutsideArea, StaleUpdate, TransitionRefused, ValidationFailed
+from chengguan.shared.errors import Conflict, OutsideArea, StaleUpdate, TransitionRefused, ValidationFailed
 
 SYSTEM_ACTOR = "系统"
 
@@ -79,50 +80,89 @@ def channel_of(actor: User) -> Channel:
     return Channel.CITIZEN
 
 
-def _reporter(actor: User, report: NewReport) -> tuple[str, str | None]:
+def reporter_of(actor: User, name: str | None, phone: str | None) -> tuple[str, str | None]:
     """Who the report is from: the desk records the caller it talked to; everyone else is themselves."""
     if has_any(actor.roles, DESK_ROLES):
-        return (report.reporter_name or "").strip() or "匿名来电", report.reporter_phone
-    if report.reporter_name and report.reporter_name.strip() != actor.display_name:
+        return (name or "").strip() or "匿名来电", phone
+    if name and name.strip() != actor.display_name:
         raise ValidationFailed("上报人姓名取自登录账号，只有热线受理员可以代填来电人信息")
-    if report.reporter_phone and Role.CITIZEN not in actor.roles:
+    if phone and Role.CITIZEN not in actor.roles:
         raise ValidationFailed("联系电话取自登录账号，只有热线受理员可以代填来电人信息")
-    return actor.display_name, report.reporter_phone or actor.phone
+    return actor.display_name, phone or actor.phone
 
 
 def report_case(session: Session, *, actor: User, report: NewReport, at: datetime | None = None) -> Case:
-    """Open a case from a report (信息收集). The location decides the responsible brigade and grid."""
+    """Open a case from a logged-in person's report: the channel follows their role, the reporter is them
+    (or, for the hotline desk, the caller). Intake's channels call ``open_case`` with what they decided."""
+    lon, lat = to_wgs84(report.lon, report.lat, report.crs)
+    reporter_name, reporter_phone = reporter_of(actor, report.reporter_name, report.reporter_phone)
+    return open_case(
+        session,
+        source=CaseSource(
+            channel=channel_of(actor),
+            actor=actor,
+            reporter_id=actor.id,
+            reporter_name=reporter_name,
+            reporter_phone=reporter_phone,
+            category_code=report.category_code,
+            description=report.description,
+            lon=lon,
+            lat=lat,
+            address=report.address,
+            scope=tuple(access.city_scope_ids(session, bureau_id=actor.bureau_id)),
+        ),
+        at=at,
+    )
+
+
+@dataclass(frozen=True)
+class CaseSource:
+    """Everything a new case is opened from, already decided by whoever received the report."""
+
+    channel: Channel
+    actor: User | None  # who entered it; None for system channels (devices, other platforms)
+    reporter_id: int | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    category_code: str
+    description: str
+    lon: float  # WGS84
+    lat: float
+    address: str | None
+    scope: tuple[int, ...]  # bureaus whose districts the point may fall in
+    report_ref: str | None = None  # intake's tracking code
+
+
+def open_case(session: Session, *, source: CaseSource, at: datetime | None = None) -> Case:
+    """Open a case (信息收集). The location decides the responsible brigade and grid."""
     at = at or utcnow()
-    description = report.description.strip()
+    description = source.description.strip()
     if not description:
         raise ValidationFailed("问题描述不能为空")
     if len(description) > 2000:
         raise ValidationFailed("问题描述不能超过 2000 字")
-    lon, lat = to_wgs84(report.lon, report.lat, report.crs)
-    reporter_name, reporter_phone = _reporter(actor, report)
-    scope = access.city_scope_ids(session, bureau_id=actor.bureau_id)
-    where = geo.locate(session, bureau_ids=scope, lon=lon, lat=lat)
+    where = geo.locate(session, bureau_ids=list(source.scope), lon=source.lon, lat=source.lat)
     if where is None:
-        raise OutsideArea(f"坐标 ({report.lon:.6f}, {report.lat:.6f}) 不在本单位辖区内", lon=report.lon, lat=report.lat)
-    minor = catalog.resolve_minor(session, bureau_id=where.bureau_id, code=report.category_code)
+        raise OutsideArea(f"坐标 ({source.lon:.6f}, {source.lat:.6f}) 不在本单位辖区内", lon=source.lon, lat=source.lat)
+    minor = catalog.resolve_minor(session, bureau_id=where.bureau_id, code=source.category_code)
     bureau = session.get_one(Bureau, where.bureau_id)
     case = Case(
         case_no=numbering.allocate_case_no(session, bureau=bureau, at=at),
         bureau_id=bureau.id,
         state=CaseState.REPORTED.value,
         category_id=minor.id,
-        channel=channel_of(actor).value,
+        channel=source.channel.value,
         description=description,
-        address=(report.address or "").strip() or None,
-        lon=lon,
-        lat=lat,
+        address=(source.address or "").strip() or None,
+        lon=source.lon,
+        lat=source.lat,
         district_id=where.district_id,
         street_id=where.street_id,
         community_id=where.community_id,
         grid_id=where.grid_id,
-        reporter_id=actor.id,
-        reporter_name=reporter_name,
-        reporter_phone=reporter_phone,
+        reporter_id=source.reporter_id,
+        reporter_name=source.reporter_name,
+        reporter_phone=source.reporter_phone,
         reported_at=at,
         updated_at=at,
         rework_count=0,
@@ -138,11 +178,12 @@ def report_case(session: Session, *, actor: User, report: NewReport, at: datetim
         case=case,
         action=REPORT_ACTION,
         from_state=None,
-        actor=actor,
+        actor=source.actor,
         at=at,
         note=None,
         data={"channel": case.channel, "grid": where.grid_code, "deadline": _iso(case.step_deadline)},
     )
+    reporters.join(session, case=case, source=reporters.Reporter.of(source), at=at)
     session.flush()
     return case
 
@@ -423,3 +464,27 @@ def recompute_deadlines(session: Session, *, bureau_ids: Sequence[int]) -> int:
             moved += 1
     session.flush()
     return moved
+
+
+def attach_report(
+    session: Session, *, case: Case, source: reporters.Reporter, actor: User | None, at: datetime | None = None
+) -> None:
+    """Another report of the same problem joins ``case`` (duplicates merged by intake): a history row of its
+    own, and one more reporter to tell the outcome. A finished case takes no more reports."""
+    at = at or utcnow()
+    state = CaseState(case.state)
+    if state.is_terminal:
+        raise Conflict(f"案件 {case.case_no} 已{state.label}，不能再并入新的上报")
+    case.updated_at = at
+    record(
+        session,
+        case=case,
+        action=REPORT_MERGED,
+        from_state=state,
+        actor=actor,
+        at=at,
+        note=None,
+        data={"channel": source.channel, "report": source.report_ref},
+    )
+    reporters.join(session, case=case, source=source, at=at)
+    session.flush()

@@ -135,6 +135,8 @@ ACTION_LABELS: dict[Action, str] = {
 }
 # The report itself is recorded in the history with this action name (it is not a transition).
 REPORT_ACTION = "report"
+# Another report of the same problem joined the case (intake merged it): recorded under this name.
+REPORT_MERGED = "report_merged"
 # A pending 延期 request that a transition makes moot (回退, 挂账, 处理反馈 ...) is closed with its own
 # history row under this name, so nothing pending is ever dropped silently.
 EXTENSION_LAPSED = "extension_lapsed"

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
 from chengguan import __version__
-from chengguan.cases.api import public_router as my_reports_router
 from chengguan.cases.api import router as cases_router
 from chengguan.catalog.api import router as catalog_router
 from chengguan.config import Settings, get_settings
 from chengguan.db import make_engine, make_session_factory, read_only_factory
 from chengguan.geo.api import router as geo_router
+from chengguan.intake.api import router as intake_router
 from chengguan.web.accounts import router as identity_router
 from chengguan.web.docs import install_docs
 from chengguan.web.errors import install_error_handlers
@@ -23,7 +23,7 @@ from chengguan.web.openapi import install_openapi
 from chengguan.web.security import SecurityMiddleware, install_security
 
 log = logging.getLogger("chengguan.web")
-API_ROUTERS = (identity_router, cases_router, my_reports_router, catalog_router, geo_router)
+API_ROUTERS = (identity_router, intake_router, cases_router, catalog_router, geo_router)
 
 
 class ChengguanApp(FastAPI):

@@ -13,14 +13,16 @@ from markupsafe import Markup
 from chengguan.cases import queries
 from chengguan.cases.access import get_case_for_user, get_own_report
 from chengguan.cases.presenters import present_cases, present_detail
-from chengguan.cases.public import present_public_detail, present_public_list
+from chengguan.cases.public import present_public_detail
 from chengguan.cases.states import PUBLIC_REPLY_ACTIONS, TRANSITIONS, Action, CaseState
 from chengguan.geo import service as geo
 from chengguan.http.deps import AppSettings, Db, OptionalUser
 from chengguan.identity import access
-from chengguan.identity.access import reporter_scope, scope_of
+from chengguan.identity.access import scope_of
 from chengguan.identity.models import User
 from chengguan.identity.roles import STAFF_ROLES, has_any
+from chengguan.intake import service as intake
+from chengguan.intake.presenters import present_reports
 from chengguan.shared.errors import DomainError
 from chengguan.web.pages_filters import ListFilters, PageFilters
 from chengguan.web.render import (
@@ -128,13 +130,7 @@ def my_reports(
     """我的上报: what the user reported, in the public view (citizens' home page)."""
     me = page_user(request, user)
     try:
-        page = queries.list_cases(
-            db,
-            scope=reporter_scope(me),
-            filters=queries.CaseFilters(reporter_id=me.id),
-            limit=PAGE_SIZE,
-            cursor=cursor or None,
-        )
+        rows, next_cursor = intake.list_by_reporter(db, user_id=me.id, limit=PAGE_SIZE, cursor=cursor or None)
     except DomainError as exc:
         return error_page(request, me, exc)
     return render(
@@ -143,8 +139,8 @@ def my_reports(
         {
             **nav(me),
             "active": "mine",
-            "rows": present_public_list(db, page.items),
-            "next_url": "/console/my?" + urlencode({"cursor": page.next_cursor}) if page.next_cursor else None,
+            "rows": present_reports(db, rows),
+            "next_url": "/console/my?" + urlencode({"cursor": next_cursor}) if next_cursor else None,
         },
     )
 

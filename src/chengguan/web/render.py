@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from chengguan import __version__
 from chengguan.calendar import service as calendars
-from chengguan.cases.api import REPORTERS
 from chengguan.cases.states import CaseState
 from chengguan.config import Settings
 from chengguan.identity.models import User
 from chengguan.identity.roles import STAFF_ROLES, Role, has_any
+from chengguan.intake.api import REPORTERS
 from chengguan.shared.clock import fmt_local, to_local, utcnow
 from chengguan.shared.errors import DomainError, PermissionDenied
 

@@ -50,10 +50,15 @@
       button.disabled = true;
       const r = await CG.api("POST", form.dataset.endpoint, payload);
       button.disabled = false;
+      if (r.ok && r.body && form.dataset.public && !r.body.case_no) {  // received; a person will decide
+        CG.flash("上报成功，跟踪编号 " + r.body.tracking_code + "（" + r.body.status_label + "）");
+        window.location.href = "/console/my";
+        return;
+      }
       if (r.ok && r.body && r.body.case_no) {
         const url = "/console/cases/" + encodeURIComponent(r.body.case_no);
         if (form.dataset.public) {  // a citizen follows the public timeline of their report
-          CG.flash("上报成功，跟踪编号 " + r.body.case_no);
+          CG.flash("上报成功，跟踪编号 " + r.body.tracking_code);
           window.location.href = url;
           return;
         }
