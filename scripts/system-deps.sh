@@ -5,6 +5,7 @@
 #    `apt-get update` runs at most once.
 # 2. PostgreSQL: the cluster $PG_VERSION/$PG_CLUSTER is started when `pg_lsclusters` says it is down, then we
 #    wait until `pg_isready` answers on 127.0.0.1 and check that postgres@127.0.0.1 can log in.
+# 3. NATS with JetStream on 127.0.0.1:4222 (started when nothing answers there).
 #
 # Environment: APT_PACKAGES (override the list), PG_VERSION (15), PG_CLUSTER (main), SKIP_POSTGRES=1.
 # shellcheck source=scripts/lib.sh
@@ -64,7 +65,35 @@ start_postgres() {
     ok "PostgreSQL $PG_VERSION/$PG_CLUSTER ready on 127.0.0.1:${PG_PORT:-5432}"
 }
 
+# NATS with JetStream on 127.0.0.1:4222: the broker of the PostgreSQL pass's pipeline tests (a consumer killed
+# mid-replay). Started when nothing answers there; installed with apt (nats-server) when missing.
+start_nats() {
+    if (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+        ok "NATS answering on 127.0.0.1:4222"
+        return
+    fi
+    if ! command -v nats-server >/dev/null 2>&1 && [[ ! -x /usr/sbin/nats-server ]]; then
+        PACKAGES=(nats-server) install_packages
+    fi
+    local bin
+    bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
+    log "starting NATS (JetStream) on 127.0.0.1:4222"
+    as_root mkdir -p /var/lib/nats-server
+    as_root start-stop-daemon --start --oknodo --background --exec "$bin" -- \
+        -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+    local i
+    for ((i = 0; i < 30; i++)); do
+        if (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+            ok "NATS ready on 127.0.0.1:4222"
+            return
+        fi
+        sleep 1
+    done
+    die "NATS did not answer on 127.0.0.1:4222 within 30s (log: /var/log/nats-server.log)"
+}
+
 install_packages
 if [[ "${SKIP_POSTGRES:-0}" != 1 ]]; then
     start_postgres
+    start_nats
 fi

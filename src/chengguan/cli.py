@@ -263,11 +263,12 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="处理一批后退出")] = False,
     interval: Annotated[float, typer.Option(help="空闲时轮询间隔（秒）")] = 1.0,
 ) -> None:
-    """运行后台任务（发件箱：通知等），多个 worker 可并行（PostgreSQL 上用 SKIP LOCKED 认领）。"""
-    from chengguan.cases import notifications  # noqa: F401 - registers handlers
-    from chengguan.jobs import outbox
+    """运行后台任务（发件箱：通知、上报处理的分发等），多个 worker 可并行（PostgreSQL 上用 SKIP LOCKED 认领）。"""
+    from chengguan.jobs import broker, outbox
 
+    _load_handlers()
     settings = get_settings()
+    broker.configure(settings)
     factory = make_session_factory(make_engine(settings.effective_database_url))
     while True:
         done = outbox.run_pending(factory, limit=200)
@@ -276,6 +277,53 @@ def worker(
             return
         if done == 0:
             time.sleep(interval)
+
+
+@app.command()
+def consume(
+    subject: Annotated[str, typer.Argument(help="主题，如 intake.report（上报处理）")],
+    durable: Annotated[str, typer.Option(help="持久消费者名称（同名的多个进程分担同一队列）")] = "workers",
+    seconds: Annotated[float, typer.Option(help="运行多少秒后退出（0 为一直运行）")] = 0.0,
+) -> None:
+    """从 NATS JetStream 拉取并处理任务（CHENGGUAN_BROKER_URL=nats://…）：处理并提交后才确认，重复投递不会重复处理。"""
+    import signal
+    import threading
+
+    from chengguan.jobs import broker, jetstream
+
+    settings = get_settings()
+    if not settings.broker_url.startswith("nats://"):
+        err_console.print("[red]错误：未配置消息代理：请设置 CHENGGUAN_BROKER_URL=nats://主机:4222[/red]")
+        raise typer.Exit(2)
+    _load_handlers()
+    try:
+        handle = broker.consumer_for(subject)
+    except LookupError as exc:
+        err_console.print(f"[red]错误：没有处理主题 {subject} 的消费者[/red]")
+        raise typer.Exit(2) from exc
+    factory = make_session_factory(make_engine(settings.effective_database_url))
+    client = jetstream.shared_client(settings.broker_url, prefix=settings.broker_prefix)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if seconds > 0:
+        threading.Timer(seconds, stop.set).start()
+
+    def run_one(payload: dict[str, object]) -> None:
+        with transaction(factory) as session:
+            handle(session, payload)
+
+    console.print(f"正在处理 {settings.broker_prefix}.{subject}（消费者 {durable}）……")
+    try:
+        done = client.consume(subject, run_one, durable=durable, stop=stop)
+    except KeyboardInterrupt:
+        done = 0
+    console.print(f"已处理 {done} 条")
+
+
+def _load_handlers() -> None:
+    """Import the modules that register outbox handlers and broker consumers (a worker knows every topic)."""
+    from chengguan.cases import notifications  # noqa: F401
+    from chengguan.intake import service  # noqa: F401
 
 
 @app.command()

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     node_modules_dir: Path = Field(default_factory=lambda: _repo_root() / "node_modules")
     # Run queued side effects in-process right after commit (embedded default).
     inline_jobs: bool = True
+    # The broker that hands queued work to workers: empty = in-process (embedded default); in production
+    # nats://host:4222 (NATS JetStream: durable stream, `chengguan consume` workers). The prefix names the
+    # stream and its subjects (one per installation sharing a NATS server).
+    broker_url: str = ""
+    broker_prefix: str = Field(default="chengguan", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     # Login throttling (identity.throttle): failures per account and per client address within a window.
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)

@@ -28,7 +28,7 @@ from chengguan.identity.models import Bureau, User
 from chengguan.intake import classify, dedupe, gazetteer
 from chengguan.intake.models import Report
 from chengguan.intake.states import ReportStatus, may_move
-from chengguan.jobs import outbox
+from chengguan.jobs import broker, outbox
 from chengguan.shared import cursors
 from chengguan.shared.clock import utcnow
 from chengguan.shared.coords import CRS, to_wgs84
@@ -245,6 +245,12 @@ def _open_or_merge(session: Session, report: Report, *, actor: User | None, at: 
 
 @outbox.handler(TOPIC)
 def on_report(session: Session, payload: dict[str, Any]) -> None:
+    """The outbox hands a received report to whoever processes it (this process, or JetStream workers)."""
+    broker.dispatch(session, TOPIC, payload, msg_id=f"report-{payload['report_id']}")
+
+
+@broker.consumer(TOPIC)
+def consume_report(session: Session, payload: dict[str, Any]) -> None:
     process(session, report_id=int(payload["report_id"]))
 
 

@@ -15,6 +15,7 @@ from chengguan.config import Settings, get_settings
 from chengguan.db import make_engine, make_session_factory, read_only_factory
 from chengguan.geo.api import router as geo_router
 from chengguan.intake.api import router as intake_router
+from chengguan.jobs import broker
 from chengguan.web.accounts import router as identity_router
 from chengguan.web.docs import install_docs
 from chengguan.web.errors import install_error_handlers
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
         redoc_url=None,
     )
     app.state.settings = settings
+    broker.configure(settings)
     app.state.session_factory = session_factory
     app.state.read_session_factory = read_only_factory(session_factory)
     install_error_handlers(app)
