@@ -32,6 +32,12 @@ STEP_LABELS = {
     "close": "结案时限",
 }
 URGENT_LABEL = "紧急处置时限"
+# Duplicate merging (intake.dedupe): how far apart and how long after a case two reports of this 小类 can still
+# be the same problem. A stall moves, a pothole does not, an illegal ad is a point, noise spreads.
+DEDUPE_KEYS = ("dedupe_radius_m", "dedupe_window")
+DEDUPE_LABELS = {"dedupe_radius_m": "合并半径（米）", "dedupe_window": "合并时窗"}
+MIN_DEDUPE_RADIUS_M = 5
+MAX_DEDUPE_RADIUS_M = 2000
 
 CSV_HEADERS = (
     "大类编码",
@@ -49,6 +55,7 @@ CSV_HEADERS = (
     "结案时限",
     "法律依据",
     URGENT_LABEL,  # optional extra column, last so the first fourteen keep their documented order
+    *DEDUPE_LABELS.values(),  # optional too: blank cells take the seed file's defaults
 )
 _CSV_REQUIRED = ("大类编码", "大类名称", "小类编码", "小类名称", "立案条件", "结案条件", "责任单位", "处置时限")
 
@@ -72,6 +79,7 @@ _MINOR_KEYS = {
     "urgent_handle_limit",
     "legal_basis",
     "is_active",
+    *DEDUPE_KEYS,
 }
 
 
@@ -86,6 +94,8 @@ class MinorSpec:
     urgent_handle_limit: str | None = None
     legal_basis: str | None = None
     is_active: bool = True
+    dedupe_radius_m: int = 100
+    dedupe_window: str = "72小时"  # calendar time only ("72小时", "7自然日", "30分钟")
 
 
 @dataclass
@@ -117,11 +127,55 @@ def _limit(value: Any, where: str, label: str, problems: _Problems) -> str | Non
         return None
 
 
+def _dedupe_radius(value: Any, where: str, problems: _Problems) -> int | None:
+    text = _text(value)
+    if not re.fullmatch(r"\d{1,5}", text) or not MIN_DEDUPE_RADIUS_M <= int(text) <= MAX_DEDUPE_RADIUS_M:
+        problems.add(
+            where,
+            f"合并半径（dedupe_radius_m）应为 {MIN_DEDUPE_RADIUS_M}–{MAX_DEDUPE_RADIUS_M} 之间的整数米数"
+            f"（当前为 {value!r}）",
+        )
+        return None
+    return int(text)
+
+
+def _dedupe_window(value: Any, where: str, problems: _Problems) -> str | None:
+    try:
+        limit = TimeLimit.parse(_text(value))
+    except ValidationFailed as exc:
+        problems.add(where, f"合并时窗（dedupe_window）{exc.detail}")
+        return None
+    if limit.unit.is_working_time:
+        problems.add(where, f"合并时窗（dedupe_window）须为自然时间（小时、自然日、分钟），不能是 {limit.to_text()}")
+        return None
+    return limit.to_text()
+
+
+def _dedupe_value(key: str, value: Any, where: str, problems: _Problems) -> int | str | None:
+    if key == "dedupe_radius_m":
+        return _dedupe_radius(value, where, problems)
+    return _dedupe_window(value, where, problems)
+
+
 @cache
+def _builtin_defaults_block() -> dict[str, Any]:
+    data = yaml.safe_load(default_catalog_text())
+    return dict(data["defaults"])
+
+
 def builtin_defaults() -> dict[str, str]:
     """The step limits of the seed file's ``defaults`` block (used for blank CSV cells)."""
-    data = yaml.safe_load(default_catalog_text())
-    return {step: TimeLimit.parse(data["defaults"][f"{step}_limit"]).to_text() for step in DEFAULTABLE_STEPS}
+    block = _builtin_defaults_block()
+    return {step: TimeLimit.parse(block[f"{step}_limit"]).to_text() for step in DEFAULTABLE_STEPS}
+
+
+def builtin_dedupe_defaults() -> dict[str, Any]:
+    """``dedupe_radius_m`` and ``dedupe_window`` of the seed file's ``defaults`` block (blank CSV cells)."""
+    block = _builtin_defaults_block()
+    return {
+        "dedupe_radius_m": int(block["dedupe_radius_m"]),
+        "dedupe_window": TimeLimit.parse(block["dedupe_window"]).to_text(),
+    }
 
 
 @cache
@@ -134,7 +188,13 @@ def _text(value: Any) -> str:
 
 
 def _check_minor(
-    raw: dict[str, Any], *, major_code: str, where: str, defaults: dict[str, str], problems: _Problems
+    raw: dict[str, Any],
+    *,
+    major_code: str,
+    where: str,
+    defaults: dict[str, str],
+    dedupe_defaults: dict[str, Any],
+    problems: _Problems,
 ) -> MinorSpec | None:
     before = len(problems.items)
     code = raw.get("code")
@@ -171,6 +231,10 @@ def _check_minor(
     is_active = raw.get("is_active", True)
     if not isinstance(is_active, bool):
         problems.add(where, f"is_active 应为 true 或 false（当前为 {is_active!r}）")
+    dedupe: dict[str, Any] = {}
+    for key in DEDUPE_KEYS:
+        raw_value = raw.get(key)
+        dedupe[key] = dedupe_defaults[key] if _text(raw_value) == "" else _dedupe_value(key, raw_value, where, problems)
     if len(problems.items) > before:
         return None
     return MinorSpec(
@@ -179,7 +243,12 @@ def _check_minor(
         urgent_handle_limit=urgent,
         legal_basis=_text(raw.get("legal_basis")) or None,
         is_active=bool(is_active),
-        **texts,
+        name=texts["name"],
+        filing_criteria=texts["filing_criteria"],
+        closing_criteria=texts["closing_criteria"],
+        responsible_unit=texts["responsible_unit"],
+        dedupe_radius_m=int(dedupe["dedupe_radius_m"]),
+        dedupe_window=str(dedupe["dedupe_window"]),
     )
 
 
@@ -216,13 +285,18 @@ def parse_yaml(text: str) -> list[MajorSpec]:
     if data.get("version", 1) != 1:
         problems.add("文件顶层", f"不支持的格式版本 {data.get('version')!r}（应为 1）")
     defaults = dict(builtin_defaults())
+    dedupe_defaults = builtin_dedupe_defaults()
     raw_defaults = data.get("defaults") or {}
     if not isinstance(raw_defaults, dict):
         problems.add("defaults", "应为映射")
         raw_defaults = {}
     for key, value in raw_defaults.items():
         step = str(key).removesuffix("_limit")
-        if step == "handle":
+        if key in DEDUPE_KEYS:
+            parsed_dedupe = _dedupe_value(str(key), value, "defaults", problems)
+            if parsed_dedupe is not None:
+                dedupe_defaults[str(key)] = parsed_dedupe
+        elif step == "handle":
             problems.add("defaults", "处置时限（handle_limit）不能设默认值，须逐个小类填写")
         elif step not in DEFAULTABLE_STEPS or not str(key).endswith("_limit"):
             problems.add("defaults", f"未知的键 {key}")
@@ -259,7 +333,14 @@ def parse_yaml(text: str) -> list[MajorSpec]:
             mwhere = f"小类 {raw_minor.get('code')}（{mwhere}）"
             for key in sorted(set(map(str, raw_minor)) - _MINOR_KEYS):
                 problems.add(mwhere, f"未知的键 {key}")
-            spec = _check_minor(raw_minor, major_code=code, where=mwhere, defaults=defaults, problems=problems)
+            spec = _check_minor(
+                raw_minor,
+                major_code=code,
+                where=mwhere,
+                defaults=defaults,
+                dedupe_defaults=dedupe_defaults,
+                problems=problems,
+            )
             if spec is not None:
                 major.minors.append(spec)
         majors.append(major)
@@ -281,6 +362,7 @@ def parse_csv(text: str) -> list[MajorSpec]:
     if len(set(header)) != len(header):
         raise ValidationFailed("CSV 表头有重复的列")
     defaults = builtin_defaults()
+    dedupe_defaults = builtin_dedupe_defaults()
     majors: dict[str, MajorSpec] = {}
     for line_no, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -316,7 +398,16 @@ def parse_csv(text: str) -> list[MajorSpec]:
         }
         for step in STEPS:
             raw[f"{step}_limit"] = cells.get(STEP_LABELS[step])
-        spec = _check_minor(raw, major_code=major_code, where=where, defaults=defaults, problems=problems)
+        for key, label in DEDUPE_LABELS.items():
+            raw[key] = cells.get(label)
+        spec = _check_minor(
+            raw,
+            major_code=major_code,
+            where=where,
+            defaults=defaults,
+            dedupe_defaults=dedupe_defaults,
+            problems=problems,
+        )
         if spec is not None:
             major.minors.append(spec)
     result = list(majors.values())
@@ -333,6 +424,10 @@ def render_yaml(majors: list[MajorSpec], *, title: str) -> str:
     for step in DEFAULTABLE_STEPS:
         counts = Counter(minor.limits[step] for m in majors for minor in m.minors)
         defaults[step] = counts.most_common(1)[0][0] if counts else builtin_defaults()[step]
+    dedupe_defaults: dict[str, Any] = {}
+    for key in DEDUPE_KEYS:
+        dedupe_counts = Counter(getattr(minor, key) for m in majors for minor in m.minors)
+        dedupe_defaults[key] = dedupe_counts.most_common(1)[0][0] if dedupe_counts else builtin_dedupe_defaults()[key]
     out_majors: list[dict[str, Any]] = []
     for major in majors:
         minors: list[dict[str, Any]] = []
@@ -354,11 +449,14 @@ def render_yaml(majors: list[MajorSpec], *, title: str) -> str:
                 item["legal_basis"] = minor.legal_basis
             if not minor.is_active:
                 item["is_active"] = False
+            for key in DEDUPE_KEYS:
+                if getattr(minor, key) != dedupe_defaults[key]:
+                    item[key] = getattr(minor, key)
             minors.append(item)
         out_majors.append({"code": major.code, "name": major.name, "minors": minors})
     data = {
         "version": 1,
-        "defaults": {f"{step}_limit": defaults[step] for step in DEFAULTABLE_STEPS},
+        "defaults": {**{f"{step}_limit": defaults[step] for step in DEFAULTABLE_STEPS}, **dedupe_defaults},
         "majors": out_majors,
     }
     header = (
@@ -386,6 +484,8 @@ def render_csv(majors: list[MajorSpec]) -> str:
                     *(minor.limits[step] for step in STEPS),
                     minor.legal_basis or "",
                     minor.urgent_handle_limit or "",
+                    minor.dedupe_radius_m,
+                    minor.dedupe_window,
                 ]
             )
     return "\ufeff" + buffer.getvalue()

@@ -53,5 +53,9 @@ class CategoryMinor(Base):
     close_limit: Mapped[str] = mapped_column(String(32))  # 结案时限
     legal_basis: Mapped[str | None] = mapped_column(Text)  # 法律依据
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # duplicate merging (intake.dedupe): a report within this distance of an open case of this 小类, reported
+    # within this calendar time of it, may be the same problem
+    dedupe_radius_m: Mapped[int] = mapped_column(Integer, default=100, server_default="100")  # 合并半径（米）
+    dedupe_window: Mapped[str] = mapped_column(String(32), default="72小时", server_default="72小时")  # 合并时窗
 
     major: Mapped[CategoryMajor] = relationship(back_populates="all_minors", lazy="joined")

@@ -8,6 +8,7 @@ catalog does not fall back to the city's for codes it lacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -26,7 +27,7 @@ from chengguan.catalog.formats import (
 from chengguan.catalog.models import CategoryMajor, CategoryMinor
 from chengguan.identity.models import Bureau
 from chengguan.identity.service import bureau_lineage
-from chengguan.shared.durations import TimeLimit
+from chengguan.shared.durations import LimitUnit, TimeLimit
 from chengguan.shared.errors import ValidationFailed
 
 CatalogFormat = Literal["yaml", "csv"]
@@ -106,6 +107,15 @@ def step_limits(minor: CategoryMinor) -> dict[str, TimeLimit]:
     return {step: TimeLimit.parse(getattr(minor, f"{step}_limit")) for step in STEPS}
 
 
+def merge_window(minor: CategoryMinor) -> tuple[float, timedelta]:
+    """How far (metres) and how long after a case's report another report of this 小类 may be the same problem."""
+    limit = TimeLimit.parse(minor.dedupe_window)
+    return float(minor.dedupe_radius_m), timedelta(minutes=limit.amount * _MINUTES[limit.unit])
+
+
+_MINUTES = {LimitUnit.MINUTES: 1, LimitUnit.HOURS: 60, LimitUnit.DAYS: 24 * 60}
+
+
 def urgent_limit(minor: CategoryMinor) -> TimeLimit | None:
     """The 紧急处置时限 that replaces ``handle`` for a case flagged urgent, if the 小类 has one."""
     return TimeLimit.parse(minor.urgent_handle_limit) if minor.urgent_handle_limit else None
@@ -123,6 +133,8 @@ def _minor_values(spec: MinorSpec) -> dict[str, object]:
         "urgent_handle_limit": spec.urgent_handle_limit,
         "legal_basis": spec.legal_basis,
         "is_active": spec.is_active,
+        "dedupe_radius_m": spec.dedupe_radius_m,
+        "dedupe_window": spec.dedupe_window,
     }
     for step in STEPS:
         values[f"{step}_limit"] = spec.limits[step]
@@ -232,6 +244,8 @@ def _specs(session: Session, *, bureau_id: int) -> list[MajorSpec]:
                     limits={step: getattr(minor, f"{step}_limit") for step in STEPS},
                     urgent_handle_limit=minor.urgent_handle_limit,
                     legal_basis=minor.legal_basis,
+                    dedupe_radius_m=minor.dedupe_radius_m,
+                    dedupe_window=minor.dedupe_window,
                 )
             )
         specs.append(spec)
