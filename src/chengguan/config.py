@@ -45,6 +45,28 @@ class Settings(BaseSettings):
     trusted_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Request bodies larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Media (photos and videos, chengguan.media): where the bytes live, and what is accepted.
+    media_storage: Literal["local", "s3"] = "local"
+    media_dir: Path | None = None  # local storage; empty: data_dir / "media"
+    media_s3_endpoint_url: str = ""  # an S3-compatible server (MinIO, Ceph, OSS/COS S3 endpoints); empty: AWS
+    media_s3_bucket: str = "chengguan-media"
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key: str = ""
+    media_s3_secret_key: str = ""
+    media_s3_prefix: str = ""  # key prefix inside the bucket, e.g. "prod/"
+    media_max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    media_max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    media_max_pixels: int = Field(default=50_000_000, ge=1)  # decoded image size; more is refused unread
+    media_max_video_pixels: int = Field(default=3840 * 2160, ge=1)
+    media_max_video_seconds: int = Field(default=300, ge=1)
+    media_public_max_side: int = Field(default=2560, ge=64)  # longest side of the public copy, pixels
+    media_thumb_side: int = Field(default=320, ge=32)
+    media_per_report: int = Field(default=9, ge=1, le=50)  # photos/videos attached to one report
+    media_url_ttl_minutes: int = Field(default=24 * 60, ge=1)  # signed public links in reporters' views
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
 
     @field_validator("trusted_origins", mode="before")
     @classmethod

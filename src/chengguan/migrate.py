@@ -26,6 +26,7 @@ MODEL_MODULES = (
     "chengguan.intake.models",
     "chengguan.jobs.models",
     "chengguan.notify.models",
+    "chengguan.media.models",
 )
 
 
