@@ -96,6 +96,8 @@ def seed_demo(
         f"{summary.users} 个用户，{made} 个案件，用时 {time.perf_counter() - started:.1f} 秒"
     )
     console.print("案件状态：" + "，".join(f"{k} {v}" for k, v in sorted(states.items())))
+    for code, name, key in summary.clients:
+        console.print(f"系统客户端 {code}（{name}）演示 API Key：{key}", markup=False, highlight=False)
 
 
 @app.command("create-user")
@@ -265,10 +267,12 @@ def worker(
 ) -> None:
     """运行后台任务（发件箱：通知、上报处理的分发等），多个 worker 可并行（PostgreSQL 上用 SKIP LOCKED 认领）。"""
     from chengguan.jobs import broker, outbox
+    from chengguan.notify import wiring as notify_wiring
 
     _load_handlers()
     settings = get_settings()
     broker.configure(settings)
+    notify_wiring.configure(settings)
     factory = make_session_factory(make_engine(settings.effective_database_url))
     while True:
         done = outbox.run_pending(factory, limit=200)
@@ -318,6 +322,197 @@ def consume(
     except KeyboardInterrupt:
         done = 0
     console.print(f"已处理 {done} 条")
+
+
+@app.command()
+def notifications(
+    last: Annotated[int, typer.Option("--last", min=1, max=1000, help="显示最近多少条")] = 20,
+    state: Annotated[Literal["queued", "sent", "failed"] | None, typer.Option(help="只看某一投递状态")] = None,
+) -> None:
+    """最近的通知及其投递状态；本地发件箱模式下附上各通道将要发出的完整请求（方法、URL、请求头、正文）。"""
+    from chengguan.notify import service as notify
+    from chengguan.shared.clock import fmt_local
+
+    with unit_of_work() as session:
+        notes = notify.recent(session, bureau_ids=None, limit=last, state=state)
+        records = notify.records_of(session, notification_ids=[n.id for n in notes])
+        if not notes:
+            console.print("没有通知")
+        for n in reversed(notes):
+            who = n.email or (f"用户 {n.user_id}" if n.user_id else n.phone) or "—"
+            console.print(
+                f"[bold]#{n.id}[/bold] {fmt_local(n.created_at)} {n.channel} → {who}  "
+                f"[{'green' if n.state == 'sent' else 'red' if n.state == 'failed' else 'yellow'}]{n.state}[/]"
+                f"（{n.provider or '—'}{'，' + n.provider_message_id if n.provider_message_id else ''}，"
+                f"尝试 {n.attempts} 次）",
+                markup=True,
+                highlight=False,
+            )
+            console.print(f"  {n.subject}：{n.body}", markup=False, highlight=False)
+            if n.last_error:
+                console.print(f"  错误：{n.last_error}", markup=False, highlight=False)
+            for r in records.get(n.id, []):
+                console.print(f"  [{r.provider}] {r.method} {r.url}", markup=False, highlight=False)
+                for name, value in r.headers.items():
+                    console.print(f"    {name}: {value}", markup=False, highlight=False)
+                console.print("    " + r.body.replace("\n", "\n    "), markup=False, highlight=False)
+
+
+SYSTEM_CHANNEL_NAMES = ["hotline_12345", "social_media", "iot_sensor", "camera", "open311"]
+
+
+@app.command("create-client")
+def create_client(
+    code: str,
+    name: Annotated[str, typer.Option("--name", help="名称，如 杭州 12345 政务服务热线")],
+    channel: Annotated[str, typer.Option(help="渠道：" + "、".join(SYSTEM_CHANNEL_NAMES))],
+    bureau: Annotated[str, typer.Option(help="所属单位编码（客户端只能上报本单位及下级辖区内的问题）")] = "hz",
+) -> None:
+    """创建系统客户端（12345 平台、舆情监测、物联网关、视频平台），生成 API Key（只显示这一次）。"""
+    from chengguan.cases.channels import Channel
+    from chengguan.identity import service as identity
+    from chengguan.intake import clients
+
+    if channel not in SYSTEM_CHANNEL_NAMES:
+        err_console.print(f"[red]错误：--channel 只能是 {'、'.join(SYSTEM_CHANNEL_NAMES)}[/red]")
+        raise typer.Exit(2)
+    with unit_of_work() as session:
+        b = identity.get_bureau(session, code=bureau)
+        issued = clients.create_client(session, code=code, name=name, channel=Channel(channel), bureau=b)
+        where = b.name
+    console.print(f"已创建系统客户端 {code}（{Channel(channel).label}，{where}）。API Key（只显示这一次）：")
+    console.print(issued.key, markup=False, highlight=False)
+
+
+@app.command("revoke-client")
+def revoke_client(code: str) -> None:
+    """停用系统客户端的 API Key（立即生效：之后的请求返回 401）。"""
+    from chengguan.intake import clients
+
+    with unit_of_work() as session:
+        clients.revoke_client(session, code=code)
+    console.print(f"已停用系统客户端 {code} 的 API Key")
+
+
+@app.command("reissue-client-key")
+def reissue_client_key(code: str) -> None:
+    """为系统客户端换发新的 API Key（旧 Key 立即失效），新 Key 只显示这一次。"""
+    from chengguan.intake import clients
+
+    with unit_of_work() as session:
+        issued = clients.reissue_key(session, code=code)
+    console.print(f"已为系统客户端 {code} 换发 API Key（只显示这一次）：")
+    console.print(issued.key, markup=False, highlight=False)
+
+
+@app.command("list-clients")
+def list_clients() -> None:
+    """列出系统客户端（不显示 Key）。"""
+    from chengguan.intake import clients
+
+    with unit_of_work() as session:
+        table = Table("编码", "名称", "渠道", "单位", "状态")
+        for c in clients.list_clients(session):
+            table.add_row(c.code, c.name, c.channel, str(c.bureau_id), "启用" if c.is_active else "已停用")
+        console.print(table)
+
+
+@app.command("register-device")
+def register_device(
+    code: str,
+    kind: Annotated[Literal["sensor", "camera"], typer.Option(help="sensor（传感器）或 camera（摄像头）")],
+    client: Annotated[str, typer.Option(help="接入该设备的系统客户端编码（物联网关或视频平台）")],
+    lon: Annotated[float, typer.Option(help="经度")],
+    lat: Annotated[float, typer.Option(help="纬度")],
+    crs: Annotated[CRS, typer.Option(help="坐标系")] = CRS.WGS84,
+    sensor_type: Annotated[str | None, typer.Option("--type", help="传感器子类型：bin_fill、noise、dust …")] = None,
+    name: Annotated[str | None, typer.Option(help="名称")] = None,
+    address: Annotated[str | None, typer.Option(help="安装地点")] = None,
+    settings: Annotated[
+        str | None,
+        typer.Option(help='传感器阈值 JSON，如 {"noise_db": {"above": 70, "for_s": 600, "category": "0301"}}'),
+    ] = None,
+) -> None:
+    """登记物联传感器或摄像头（位置须在客户端所属单位的辖区内）。"""
+    import json
+
+    from chengguan.intake import clients, devices
+
+    try:
+        parsed = json.loads(settings) if settings else None
+    except ValueError as exc:
+        err_console.print(f"[red]错误：--settings 不是合法的 JSON：{exc}[/red]")
+        raise typer.Exit(2) from exc
+    with unit_of_work() as session:
+        device = devices.register_device(
+            session,
+            code=code,
+            kind=kind,
+            client=clients.get_client(session, code=client),
+            lon=lon,
+            lat=lat,
+            crs=crs,
+            sensor_type=sensor_type,
+            name=name,
+            address=address,
+            settings=parsed,
+        )
+        console.print(f"已登记设备 {device.code}（{device.name}）", markup=False, highlight=False)
+
+
+@app.command("import-hotline")
+def import_hotline(
+    path: Path,
+    client: Annotated[str, typer.Option(help="12345 系统客户端编码，如 hz-12345")],
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="列映射文件（YAML 或 JSON）")] = None,
+    column_map: Annotated[
+        str | None, typer.Option("--map", help="列映射，如 工单编号=external_id,来电时间=called_at,诉求内容=content")
+    ] = None,
+    crs: Annotated[str | None, typer.Option(help="坐标系（与 --map 一起用）：wgs84、gcj02、bd09")] = None,
+    timezone: Annotated[str | None, typer.Option(help="无时区的时间按哪个时区（与 --map 一起用）")] = None,
+    sheet: Annotated[str | None, typer.Option(help="XLSX 工作表（与 --map 一起用）")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV 编码（默认自动识别 UTF-8/GBK）")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="有任何错误行则整个文件不导入")] = False,
+) -> None:
+    """导入 12345 工单导出文件（CSV、JSON、XLSX）：错误行逐行报告，其余照常导入；同一工单重复导入不会重复上报。"""
+    from chengguan.intake import clients, imports
+
+    if mapping is not None and column_map is not None:
+        err_console.print("[red]错误：--mapping 与 --map 只能用一个[/red]")
+        raise typer.Exit(2)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        err_console.print(f"[red]错误：无法读取文件 {path}：{exc.strerror}[/red]")
+        raise typer.Exit(2) from exc
+    started = time.perf_counter()
+    with unit_of_work() as session:
+        if mapping is not None:
+            chosen = imports.load_mapping(_read_text(mapping))
+        elif column_map is not None:
+            chosen = imports.parse_map(column_map, crs=crs, sheet=sheet, timezone=timezone)
+        else:
+            chosen = None
+        result = imports.import_orders(
+            session,
+            client=clients.get_client(session, code=client),
+            data=data,
+            filename=path.name,
+            mapping=chosen,
+            strict=strict,
+            encoding=encoding,
+        )
+    took = time.perf_counter() - started
+    console.print(
+        f"{path.name}（{result.fmt}{'，' + result.encoding if result.encoding else ''}）：共 {result.rows} 行，"
+        f"新导入 {result.stored}，已导入过 {result.replayed}，错误 {result.invalid_rows} 行，用时 {took:.1f} 秒",
+        markup=False,
+        highlight=False,
+    )
+    for e in result.errors[:50]:
+        console.print(f"  {e.location()}：{e.message}", markup=False, highlight=False)
+    if len(result.errors) > 50:
+        console.print(f"  ……另有 {len(result.errors) - 50} 处错误", markup=False, highlight=False)
 
 
 def _load_handlers() -> None:

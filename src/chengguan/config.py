@@ -9,10 +9,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev, see below
+
+
+class StaffRobot(BaseModel):
+    """A bureau's staff group robot: DingTalk (浙政钉 alike) or WeCom, by its webhook URL (which holds the token)."""
+
+    provider: Literal["dingtalk", "wecom"]
+    webhook: SecretStr
+    secret: SecretStr = SecretStr("")  # DingTalk 加签 secret (SEC…)
 
 
 class Settings(BaseSettings):
@@ -30,11 +38,32 @@ class Settings(BaseSettings):
     node_modules_dir: Path = Field(default_factory=lambda: _repo_root() / "node_modules")
     # Run queued side effects in-process right after commit (embedded default).
     inline_jobs: bool = True
+    # Notifications to people (chengguan.notify, docs/intake.md). "outbox" records in notify_outbox the exact
+    # request each adapter would make (development default); "live" sends it. Secrets are SecretStr: never logged.
+    notify_delivery: Literal["outbox", "live"] = "outbox"
+    notify_sms_provider: Literal["aliyun", "tencent", "none"] = "aliyun"
+    notify_sms_endpoint: str = ""  # empty: the provider's public endpoint
+    notify_sms_region: str = ""  # empty: cn-hangzhou (Aliyun) / ap-guangzhou (Tencent)
+    notify_sms_key_id: str = ""  # AccessKeyId / SecretId
+    notify_sms_key_secret: SecretStr = SecretStr("")  # AccessKeySecret / SecretKey
+    notify_sms_app_id: str = ""  # Tencent SmsSdkAppId
+    notify_sms_sign_name: str = "城管执法"
+    notify_sms_templates: dict[str, str] = Field(default_factory=dict)  # template key → approved template code
+    notify_staff_im: dict[str, StaffRobot] = Field(default_factory=dict)  # bureau code → its group robot
+    notify_smtp_host: str = ""  # empty: no e-mail
+    notify_smtp_port: int = Field(default=25, ge=1, le=65535)
+    notify_smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    notify_smtp_username: str = ""
+    notify_smtp_password: SecretStr = SecretStr("")
+    notify_mail_from: str = "noreply@chengguan.local"
+    notify_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # The broker that hands queued work to workers: empty = in-process (embedded default); in production
     # nats://host:4222 (NATS JetStream: durable stream, `chengguan consume` workers). The prefix names the
     # stream and its subjects (one per installation sharing a NATS server).
     broker_url: str = ""
     broker_prefix: str = Field(default="chengguan", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    # Text classification of reports without a category (intake.classify): below this confidence a person decides.
+    classify_min_confidence: float = Field(default=0.6, ge=0, le=1)
     # Login throttling (identity.throttle): failures per account and per client address within a window.
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
@@ -45,6 +74,13 @@ class Settings(BaseSettings):
     trusted_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Request bodies larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The citizens' public door (intake.public_api, /h5) and other endpoints anyone may call: requests per
+    # client address within a window (http.ratelimit; 0 switches a limit off), and how long the same text from
+    # the same address is answered with the earlier report's tracking code instead of a new report.
+    public_rate_window_seconds: int = Field(default=600, ge=1)
+    public_max_writes: int = Field(default=20, ge=0)  # reports and ratings per address per window
+    public_max_reads: int = Field(default=600, ge=0)  # tracking and place look-ups per address per window
+    public_flood_minutes: int = Field(default=30, ge=1)
     # Media (photos and videos, chengguan.media): where the bytes live, and what is accepted.
     media_storage: Literal["local", "s3"] = "local"
     media_dir: Path | None = None  # local storage; empty: data_dir / "media"
@@ -61,7 +97,6 @@ class Settings(BaseSettings):
     media_max_video_seconds: int = Field(default=300, ge=1)
     media_public_max_side: int = Field(default=2560, ge=64)  # longest side of the public copy, pixels
     media_thumb_side: int = Field(default=320, ge=32)
-    media_per_report: int = Field(default=9, ge=1, le=50)  # photos/videos attached to one report
     media_url_ttl_minutes: int = Field(default=24 * 60, ge=1)  # signed public links in reporters' views
 
     @property

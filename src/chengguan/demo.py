@@ -21,6 +21,7 @@ from chengguan.cases.channels import Channel
 from chengguan.cases.models import Case
 from chengguan.cases.states import Action, CaseState
 from chengguan.catalog import service as catalog
+from chengguan.geo import names as geo_names
 from chengguan.geo import rules as geo_rules
 from chengguan.geo import service as geo
 from chengguan.geo.models import District, UnitGrid
@@ -157,6 +158,62 @@ class DemoSummary:
     users: int = 0
     cases: int = 0
     states: dict[str, int] = field(default_factory=dict)
+    clients: list[tuple[str, str, str]] = field(default_factory=list)  # (code, name, API key) of system clients
+
+
+# System clients of the demo city: (code, name, channel). Their keys are derived from the code by
+# ``demo_api_key`` (public, like the demo password) and printed by ``chengguan seed-demo``.
+DEMO_CLIENTS: list[tuple[str, str, Channel]] = [
+    ("hz-12345", "杭州 12345 政务服务热线", Channel.HOTLINE_12345),
+    ("hz-social", "网络舆情监测平台", Channel.SOCIAL_MEDIA),
+    ("hz-iot", "城市物联感知网关", Channel.IOT_SENSOR),
+    ("hz-video", "城管视频智能分析平台", Channel.CAMERA),
+]
+# (code, kind, type, client, lon, lat, address, settings) — WGS84, in 西湖区 and 上城区
+DEMO_DEVICES: list[tuple[str, str, str | None, str, float, float, str, dict[str, object]]] = [
+    ("XH-BIN-001", "sensor", "bin_fill", "hz-iot", 120.1300, 30.2750, "西湖区文三路 259 号垃圾桶",
+     {"fill_pct": {"above": 90, "category": "0108"}}),
+    ("XH-NOISE-001", "sensor", "noise", "hz-iot", 120.1420, 30.2790, "西湖区教工路工地东侧",
+     {"noise_db": {"above": 70, "category": "0301", "label": "施工噪声"}}),
+    ("SC-DUST-001", "sensor", "dust", "hz-iot", 120.2130, 30.2450, "上城区钱江新城工地",
+     {"pm10": {"above": 150, "category": "0302"}}),
+    ("SC-BIN-002", "sensor", "bin_fill", "hz-iot", 120.2090, 30.2480, "上城区富春路垃圾桶",
+     {"fill_pct": {"above": 90, "category": "0108"}}),
+    ("XH-CAM-001", "camera", None, "hz-video", 120.1350, 30.2770, "西湖区文三路与学院路口", {"min_confidence": 0.6}),
+    ("SC-CAM-001", "camera", None, "hz-video", 120.2100, 30.2470, "上城区钱江新城市民中心", {}),
+]  # fmt: skip
+
+
+def demo_api_key(code: str) -> str:
+    """The demo city's published key of system client ``code`` (derived, so the demo prints what it made)."""
+    from hashlib import sha256
+
+    return "cgk_demo_" + sha256(f"{DEMO_PASSWORD}:{code}".encode()).hexdigest()[:32]
+
+
+def seed_channels(session: Session, *, city: Bureau) -> list[tuple[str, str, str]]:
+    """The 12345 platform, a social-media monitor, a sensor gateway with sensors and a video platform with
+    cameras, as system clients of the city centre. Returns (code, name, key) of each client."""
+    from chengguan.intake import clients, devices
+
+    made = {}
+    for code, name, channel in DEMO_CLIENTS:
+        made[code] = clients.create_client(
+            session, code=code, name=name, channel=channel, bureau=city, key=demo_api_key(code)
+        ).client
+    for code, kind, sensor_type, client, lon, lat, address, settings in DEMO_DEVICES:
+        devices.register_device(
+            session,
+            code=code,
+            kind=kind,
+            sensor_type=sensor_type,
+            client=made[client],
+            lon=lon,
+            lat=lat,
+            address=address,
+            settings=settings,
+        )
+    return [(code, name, demo_api_key(code)) for code, name, _ in DEMO_CLIENTS]
 
 
 def has_demo(session: Session) -> bool:
@@ -189,7 +246,8 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
     summary.districts = len(districts)
     for district in districts:
         size = grid_size_m if district.code in URBAN else grid_size_m * OUTER_GRID_FACTOR
-        summary.grids += geo.generate_subdivisions(session, district=district, grid_size_m=size).grids
+        # real 街道 (codes, names) and 社区 names over generated shapes, see geo.names
+        summary.grids += geo_names.seed_named_subdivisions(session, district=district, grid_size_m=size).grids
     catalog.seed_default_catalog(session, bureau=city)
     now_year = utcnow().astimezone(BUREAU_TZ).year
     for year in (now_year - 1, now_year, now_year + 1):
@@ -219,6 +277,7 @@ def seed_city(session: Session, *, grid_size_m: float = 500.0) -> DemoSummary:
             password_hash=shared_hash,
         )
     summary.users = len(DEMO_USERS)
+    summary.clients = seed_channels(session, city=city)
     session.flush()
     return summary
 

@@ -24,9 +24,12 @@ MODEL_MODULES = (
     "chengguan.calendar.models",
     "chengguan.cases.models",
     "chengguan.intake.models",
+    "chengguan.intake.devices",
     "chengguan.jobs.models",
     "chengguan.notify.models",
+    "chengguan.http.ratelimit",
     "chengguan.media.models",
+    "chengguan.http.models",
 )
 
 

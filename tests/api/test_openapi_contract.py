@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import sessionmaker
 
+from chengguan.cases.media_api import FILE_TYPES
 from chengguan.cases.states import CaseState
 from chengguan.config import Settings
 from chengguan.http.deps import CurrentUser, require_roles
@@ -27,6 +28,8 @@ from tests.personas import XIHU_POINT
 PROBLEM = "application/problem+json"
 ENGLISH = re.compile("[A-Za-z]{4,}")
 CJK = re.compile("[\u4e00-\u9fff]")
+# Photos and videos: anyone may upload them and fetch a public copy or thumbnail by a signed link
+MEDIA_OPEN = {("post", "/api/v1/media"), ("get", "/api/v1/media/{sha256}"), ("get", "/api/v1/media/{sha256}/thumb")}
 
 # What each operation of today's API can send, pinned (the rules of web.openapi, spelled out).
 EXPECTED = {
@@ -99,7 +102,8 @@ def test_every_error_is_declared_as_problem_json_and_fastapis_schemas_are_gone(d
                 assert CJK.search(response["description"]), (method, path, status)  # for people: zh-CN
                 checked += 1
             else:
-                assert set(response.get("content", {})) <= {"application/json"}, (method, path, status)
+                sent = {"application/json"} | (set(FILE_TYPES) if path.startswith("/api/v1/media/") else set())
+                assert set(response.get("content", {})) <= sent, (method, path, status)
     assert checked >= 100
 
 
@@ -134,7 +138,8 @@ def test_login_is_the_only_operation_without_security_and_401_and_429_say_their_
     assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "description": schemes["bearer"]["description"]}
     assert schemes["session"]["in"] == "cookie" and schemes["session"]["name"] == "cg_session"
     open_ops = {(m, p) for m, p, op in operations(doc) if "security" not in op}
-    assert open_ops == {("post", "/api/v1/auth/login")}
+    public_door = {(m, p) for m, p in open_ops if p.startswith("/api/v1/public/")}  # tests/api/test_public.py
+    assert open_ops - MEDIA_OPEN - public_door == {("post", "/api/v1/auth/login")}
     for _, _, op in operations(doc):
         if "401" in op["responses"]:
             assert op["responses"]["401"]["headers"]["WWW-Authenticate"]["required"] is True

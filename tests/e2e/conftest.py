@@ -209,13 +209,14 @@ _numbers = count(1)
 
 @pytest.fixture
 def new_case(api: Api) -> Callable[[str], str]:
-    """``new_case("filed")`` → the number of a fresh case of grid1's, walked to that state; nobody else touches it."""
+    """``new_case("filed")`` → the number of a fresh case reported by the desk (a dispatcher: not a trusted
+    reporter, so it starts in 待受理), walked to that state; nobody else touches it."""
 
     def _new_case(state: str) -> str:
         assert state in WALKABLE_STATES, f"cannot make a case in state {state!r}"
         n = next(_numbers)
         lon, lat = xihu_spot()  # a spot of its own: reports of one problem at one spot merge into one case
-        r = api.as_user("grid1").post(
+        r = api.as_user("dispatcher").post(
             "/cases",
             json={
                 "category_code": "0508",  # 露天烧烤: not among the demo's categories, so nothing to merge with

@@ -171,7 +171,9 @@ def test_without_a_place_or_a_category_a_person_decides(city_db: Session, people
     )
     assert nowhere.status == ReportStatus.TRIAGE and "位置" in (nowhere.status_note or "")
     spot = xihu_spot()
-    uncategorised = submit_and_process(city_db, citizen_report(p, spot, claimed_category=None))
+    # no category chosen, and words that do not say which problem: the classifier is not confident
+    vague = "门口这个情况持续好几天了，请尽快处理"
+    uncategorised = submit_and_process(city_db, citizen_report(p, spot, claimed_category=None, text=vague))
     assert uncategorised.status == ReportStatus.TRIAGE and uncategorised.case_id is None
     with pytest.raises(ValidationFailed):  # forwarding needs a reason
         intake.decide(

@@ -33,5 +33,5 @@ def test_the_example_env_file_documents_every_setting() -> None:
     import re
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
-    documented = {m.lower() for m in re.findall(r"^#?\s*CHENGGUAN_([A-Z_]+)=", text, flags=re.MULTILINE)}
+    documented = {m.lower() for m in re.findall(r"^#?\s*CHENGGUAN_([A-Z0-9_]+)=", text, flags=re.MULTILINE)}
     assert set(Settings.model_fields) <= documented

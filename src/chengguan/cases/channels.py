@@ -13,6 +13,7 @@ class Channel(StrEnum):
     CAMERA = "camera"  # 视频智能识别
     SOCIAL_MEDIA = "social_media"  # 网络舆情
     IOT_SENSOR = "iot_sensor"  # 物联感知
+    OPEN311 = "open311"  # Open311 接入应用 (GeoReport v2 clients, chengguan.open311)
 
     @property
     def label(self) -> str:
@@ -27,4 +28,5 @@ CHANNEL_LABELS = {
     Channel.CAMERA: "视频识别",
     Channel.SOCIAL_MEDIA: "网络舆情",
     Channel.IOT_SENSOR: "物联感知",
+    Channel.OPEN311: "Open311 应用",
 }

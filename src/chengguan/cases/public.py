@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from chengguan.cases.media import result_media
 from chengguan.cases.models import Case, CaseEvent
 from chengguan.cases.schemas import PublicCaseDetailOut, PublicCaseOut, PublicEventOut
 from chengguan.cases.states import REPORT_ACTION, REPORT_MERGED, Action, CaseState
@@ -82,7 +83,7 @@ def present_public_detail(session: Session, case: Case, events: Sequence[CaseEve
         reply = (e.data or {}).get("public_reply")
         timeline.append(PublicEventOut(at=e.at, title=title, text=str(reply) if reply else text))
     base = present_public(case, session.get_one(CategoryMinor, case.category_id), events)
-    return PublicCaseDetailOut(**base.model_dump(), timeline=timeline)
+    return PublicCaseDetailOut(**base.model_dump(), timeline=timeline, photos=result_media(session, case_id=case.id))
 
 
 def present_public_list(session: Session, cases: Sequence[Case]) -> list[PublicCaseOut]:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chengguan.cases.states import Action, CaseState
+from chengguan.media.schemas import MediaOut
 from chengguan.shared.text import SafeStr
 
 MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist, and are a 422 rather than a database error
@@ -114,6 +115,9 @@ class PublicCaseOut(BaseModel):
 
 class PublicCaseDetailOut(PublicCaseOut):
     timeline: list[PublicEventOut]
+    photos: list[MediaOut] = Field(
+        default_factory=list, description="处置结果照片、视频（公开副本：已去除拍摄位置等元数据）"
+    )
 
 
 class PublicCasePageOut(BaseModel):

@@ -71,7 +71,7 @@ class NewReport:
 def channel_of(actor: User) -> Channel:
     """The intake channel of an authenticated reporter, from their role (never from what they claim)."""
     roles = actor.roles
-    if Role.GRID_WORKER in roles:
+    if roles & {Role.GRID_WORKER, Role.DEPARTMENT_LIAISON}:  # liaisons report from the street like 网格员
         return Channel.GRID_WORKER
     if has_any(roles, DESK_ROLES):
         return Channel.HOTLINE_12345
@@ -467,7 +467,13 @@ def recompute_deadlines(session: Session, *, bureau_ids: Sequence[int]) -> int:
 
 
 def attach_report(
-    session: Session, *, case: Case, source: reporters.Reporter, actor: User | None, at: datetime | None = None
+    session: Session,
+    *,
+    case: Case,
+    source: reporters.Reporter,
+    actor: User | None,
+    at: datetime | None = None,
+    note: str | None = None,
 ) -> None:
     """Another report of the same problem joins ``case`` (duplicates merged by intake): a history row of its
     own, and one more reporter to tell the outcome. A finished case takes no more reports."""
@@ -483,8 +489,33 @@ def attach_report(
         from_state=state,
         actor=actor,
         at=at,
-        note=None,
+        note=note,  # why intake judged it the same problem (staff only)
         data={"channel": source.channel, "report": source.report_ref},
     )
     reporters.join(session, case=case, source=source, at=at)
     session.flush()
+
+
+def accept_as_system(session: Session, *, case: Case, reason: str, at: datetime | None = None) -> CaseEvent:
+    """受理 taken by the system, not a person: a report from someone the bureau trusts skips the desk's
+    verification (who is trusted is intake's rule). The history row names 系统 as the actor, with ``reason``."""
+    from chengguan.cases.states import Refusal
+
+    at = at or utcnow()
+    state = CaseState(case.state)
+    if state not in TRANSITIONS[Action.ACCEPT].sources:
+        raise TransitionRefused(
+            f"{Action.ACCEPT.label}：{Refusal.ILLEGAL_FROM_STATE.label}（案件 {case.case_no}，状态：{state.label}）",
+            reason=Refusal.ILLEGAL_FROM_STATE.value,
+            action=Action.ACCEPT.value,
+            state=state.value,
+        )
+    with session.no_autoflush:
+        data = _move_clock(session, case, Action.ACCEPT, CaseState.ACCEPTED, at)
+        data["waived"] = True
+        case.updated_at = at
+        event = record(
+            session, case=case, action=Action.ACCEPT.value, from_state=state, actor=None, at=at, note=reason, data=data
+        )
+    session.flush()
+    return event

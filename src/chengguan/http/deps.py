@@ -122,6 +122,9 @@ def commit(request: Request, db: Session) -> None:
     settings = get_settings(request)
     if settings.inline_jobs:
         try:
-            outbox.run_pending(get_session_factory(request), limit=100)
+            # a handler may queue follow-ups (a case change queues the deliveries of its notifications)
+            for _ in range(3):
+                if not outbox.run_pending(get_session_factory(request), limit=100):
+                    break
         except Exception:
             log.exception("side effects after the commit of %s failed; they stay queued", request.url.path)

@@ -32,11 +32,16 @@ from chengguan.intake.states import ReportStatus
 from chengguan.shared.errors import NotFound
 from chengguan.shared.text import SafeStr
 
-# Staff who report what they find or are told: 网格员, the 12345 desk, officers on patrol.
-STAFF_REPORTERS = (Role.GRID_WORKER, Role.DISPATCHER, Role.SHIFT_LEADER, Role.OFFICER, Role.SQUAD_LEADER)
+# Staff who report what they find or are told: 网格员 and liaisons, the 12345 desk, officers on patrol.
+STAFF_REPORTERS = (
+    Role.GRID_WORKER,
+    Role.DEPARTMENT_LIAISON,
+    Role.DISPATCHER,
+    Role.SHIFT_LEADER,
+    Role.OFFICER,
+    Role.SQUAD_LEADER,
+)
 REPORTERS = (Role.CITIZEN, *STAFF_REPORTERS)
-# Trusted reporters' reports skip the desk's verification of the place (网格员、社区联络员).
-TRUSTED = frozenset({Role.GRID_WORKER.value, Role.DEPARTMENT_LIAISON.value})
 
 StaffReporter = Annotated[User, Depends(require_roles(*STAFF_REPORTERS))]
 Citizen = Annotated[User, Depends(require_roles(Role.CITIZEN))]
@@ -70,6 +75,7 @@ def report(body: StaffReportIn, request: Request, db: Db, user: StaffReporter) -
             reporter_phone=phone,
             trusted=True,  # staff place their own pin
             scope=tuple(access.city_scope_ids(db, bureau_id=user.bureau_id)),
+            media=tuple(body.media),
         ),
     )
     done = intake.process(db, report_id=submitted.id)
@@ -96,6 +102,7 @@ def report_mine(body: ReportIn, request: Request, db: Db, user: Citizen) -> Repo
             reporter_id=user.id,
             reporter_name=user.display_name,
             reporter_phone=body.contact_phone or user.phone,
+            media=tuple(body.media),
         ),
     )
     commit(request, db)  # the report is kept; processing runs after the commit
@@ -156,7 +163,21 @@ def triage_queue(db: Db, user: Desk, limit: Annotated[int, Query(ge=1, le=200)] 
         .order_by(Report.received_at)
         .limit(limit)
     )
-    return [TriageItemOut.model_validate(r, from_attributes=True) for r in db.scalars(stmt)]
+    return [
+        TriageItemOut(
+            tracking_code=r.tracking_code,
+            channel=r.channel,
+            received_at=r.received_at,
+            description=r.text,
+            address=r.address,
+            lon=r.lon,
+            lat=r.lat,
+            claimed_category=r.claimed_category,
+            status_note=r.status_note,
+            classification=r.classification,
+        )
+        for r in db.scalars(stmt)
+    ]
 
 
 @router.post("/api/v1/intake/triage/{tracking_code}", summary="人工分拣：立单、并入、转交或不予受理")

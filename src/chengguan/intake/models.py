@@ -103,6 +103,9 @@ class Report(Base):
     status_note: Mapped[str | None] = mapped_column(String(500))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"))
     merge_score: Mapped[float | None] = mapped_column(Float)
+    # why intake joined an open case or opened a new one: the window, the best candidate and its evidence
+    # (distance, text and photo similarity, score), shown to staff (intake.dedupe.Verdict.reasons)
+    merge_reasons: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)  # satisfaction 1–5 at closing
     rating_comment: Mapped[str | None] = mapped_column(String(500))

@@ -8,11 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengguan.cases import queries
+from chengguan.cases.media import public_links
 from chengguan.cases.models import Case
 from chengguan.cases.public import present_public_detail
 from chengguan.intake.models import Report
 from chengguan.intake.schemas import ReportOut
 from chengguan.intake.states import ReportStatus
+from chengguan.media import service as media
 
 
 def present_report(session: Session, report: Report, *, with_case: bool = True) -> ReportOut:
@@ -31,6 +33,7 @@ def present_report(session: Session, report: Report, *, with_case: bool = True) 
         if case is not None and with_case
         else None,
         rating=report.rating,
+        media=[media.present(obj, signed=public_links()) for obj in media.report_media(session, report_id=report.id)],
     )
 
 

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chengguan.cases.schemas import PublicCaseDetailOut
 from chengguan.intake.states import ReportStatus
+from chengguan.media.schemas import MediaOut, Sha256
+from chengguan.media.service import MAX_PER_REPORT
 from chengguan.shared.coords import CRS
 from chengguan.shared.text import SafeStr
 
@@ -24,6 +26,11 @@ class _Place(BaseModel):
     lat: float = Field(ge=-90, le=90)
     crs: CRS = Field(default=CRS.WGS84, description="坐标系：wgs84 / gcj02 / bd09（手机定位与高德等地图为 gcj02）")
     address: SafeStr | None = Field(default=None, max_length=200, description="地址（与坐标相距过远时转人工核实）")
+    media: list[Sha256] = Field(
+        default_factory=list,
+        max_length=MAX_PER_REPORT,
+        description="照片、视频（先上传 POST /api/v1/media，再填其返回的 sha256；须为本人上传）",
+    )
 
 
 class StaffReportIn(_Place):
@@ -61,6 +68,9 @@ class ReportOut(BaseModel):
     case_no: str | None
     case: PublicCaseDetailOut | None = Field(default=None, description="所属案件的办理进度（立单或合并后）")
     rating: int | None = Field(default=None, description="满意度评价（1–5）")
+    media: list[MediaOut] = Field(
+        default_factory=list, description="随上报提交的照片、视频（公开副本：已去除拍摄位置等元数据）"
+    )
 
 
 class ReportPageOut(BaseModel):

@@ -10,7 +10,7 @@ opens or joins one. ``process`` is idempotent: a report is processed once, whate
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +25,11 @@ from chengguan.catalog import service as catalog
 from chengguan.catalog.service import UnknownCategory
 from chengguan.geo import service as geo
 from chengguan.identity.models import Bureau, User
-from chengguan.intake import classify, dedupe, gazetteer
+from chengguan.intake import classify, dedupe, gazetteer, trust
 from chengguan.intake.models import Report
 from chengguan.intake.states import ReportStatus, may_move
 from chengguan.jobs import broker, outbox
+from chengguan.media import service as media
 from chengguan.shared import cursors
 from chengguan.shared.clock import utcnow
 from chengguan.shared.coords import CRS, to_wgs84
@@ -39,6 +40,7 @@ TOPIC = "intake.report"
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 TRACKING_LENGTH = 10  # 31^10 ≈ 8·10^14: not guessable, so a code is enough to follow an anonymous report
 MAX_TEXT = 2000
+MAX_MEDIA = media.MAX_PER_REPORT  # photos/videos one report carries
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Incoming:
     external_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     scope: tuple[int, ...] = ()  # bureaus the place may belong to; empty: any bureau on the platform
+    media: tuple[str, ...] = ()  # SHA-256 of photos/videos the reporter uploaded first (POST /api/v1/media)
 
 
 def new_tracking_code() -> str:
@@ -86,6 +89,10 @@ def submit(session: Session, *, incoming: Incoming, at: datetime | None = None) 
         )
         if existing is not None:
             return existing
+    if incoming.media:  # each must have been uploaded by this reporter (anonymous: anonymously, lately)
+        media.attachable(session, sha256s=incoming.media, uploader_id=incoming.reporter_id, limit=MAX_MEDIA, at=at)
+        if incoming.lon is None or incoming.lat is None:
+            incoming = _placed_by_media(session, incoming)
     report = Report(
         tracking_code=new_tracking_code(),
         channel=incoming.channel.value,
@@ -110,8 +117,28 @@ def submit(session: Session, *, incoming: Incoming, at: datetime | None = None) 
     _place(session, report, incoming)
     session.add(report)
     session.flush()
+    if incoming.media:
+        media.attach_to_report(
+            session, report_id=report.id, sha256s=incoming.media, uploader_id=incoming.reporter_id, at=at
+        )
     outbox.enqueue(session, topic=TOPIC, payload={"report_id": report.id}, bureau_id=report.bureau_id)
     return report
+
+
+def _placed_by_media(session: Session, incoming: Incoming) -> Incoming:
+    """A report without coordinates is placed where its first geotagged photo or video was taken (WGS84, from
+    the original's EXIF GPS or location tag); when it says, that is also when the problem was seen."""
+    found = media.first_location(session, sha256s=incoming.media)
+    if found is None:
+        return incoming
+    return replace(
+        incoming,
+        lon=found.lon,
+        lat=found.lat,
+        crs=CRS.WGS84,
+        location_source="exif",
+        occurred_at=incoming.occurred_at or found.taken_at,
+    )
 
 
 def _scope(session: Session, incoming_scope: tuple[int, ...]) -> list[int]:
@@ -197,10 +224,11 @@ def _category(session: Session, report: Report) -> str | None:
     if result is None:
         return None
     report.classification = result.as_json()
-    if not result.city_management:
-        _to(report, ReportStatus.FORWARDED, f"经识别属于{result.department or '其他部门'}职责，已转交")
+    if not result.city_management and result.confident:
+        department = classify.DEPARTMENT_NAMES.get(result.department or "", "其他部门")
+        _to(report, ReportStatus.FORWARDED, f"经识别属于{department}职责，已转交")
         return None
-    if result.category_code is None or result.confident is False:
+    if not result.city_management or result.category_code is None or not result.confident:
         _to(report, ReportStatus.TRIAGE, f"自动分类置信度不足（{result.confidence:.0%}），需人工分拣")
         return None
     return result.category_code
@@ -208,7 +236,8 @@ def _category(session: Session, report: Report) -> str | None:
 
 def _open_or_merge(session: Session, report: Report, *, actor: User | None, at: datetime) -> Report:
     assert report.lon is not None and report.lat is not None and report.category_code is not None
-    match = dedupe.find_open_case(session, report=report, at=at)
+    verdict = dedupe.find_open_case(session, report=report, at=at)
+    report.merge_reasons = verdict.reasons() if verdict is not None else None  # why (not) merged, for staff
     reporter = reporters.Reporter(
         channel=report.channel,
         user_id=report.reporter_id,
@@ -216,10 +245,10 @@ def _open_or_merge(session: Session, report: Report, *, actor: User | None, at: 
         phone=report.reporter_phone,
         report_ref=report.tracking_code,
     )
-    if match is not None:
-        case, score = match
-        cases.attach_report(session, case=case, source=reporter, actor=actor, at=at)
-        report.case_id, report.merge_score = case.id, score
+    if verdict is not None and verdict.case is not None:
+        case = verdict.case
+        cases.attach_report(session, case=case, source=reporter, actor=actor, at=at, note=verdict.explain())
+        report.case_id, report.merge_score = case.id, verdict.merge_score
         return _to(report, ReportStatus.MERGED, f"与案件 {case.case_no} 为同一问题，已合并办理")
     case = cases.open_case(
         session,
@@ -240,6 +269,10 @@ def _open_or_merge(session: Session, report: Report, *, actor: User | None, at: 
         at=at,
     )
     report.case_id = case.id
+    reporter_user = session.get(User, report.reporter_id) if report.reporter_id else None
+    waiver = trust.verification_waiver(reporter_user.roles) if reporter_user else None
+    if waiver:  # trusted reporters (网格员、联络员): accepted by the system, no verification
+        cases.accept_as_system(session, case=case, reason=waiver, at=at)
     return _to(report, ReportStatus.ACCEPTED, f"已立单，案件编号 {case.case_no}")
 
 

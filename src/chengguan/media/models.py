@@ -72,9 +72,9 @@ class ReportMedia(Base):
 
 
 class CaseMedia(Base):
-    """Media of a case: ``report`` (carried over from every report that opened or joined it), ``result`` (the
-    handling's outcome, shown to reporters as public copies) and ``evidence`` (staff only). ``event_seq`` is the
-    case's history length when it was added (the step it belongs to, e.g. 处理反馈)."""
+    """Media staff added to a case: ``result`` (the handling's outcome, shown to reporters as public copies) and
+    ``evidence`` (staff only). ``event_seq`` is the case's history length when it was added (the step it belongs
+    to, e.g. 处理反馈). The reporters' own photos stay on their reports (``report_media``)."""
 
     __tablename__ = "case_media"
     __table_args__ = (
@@ -85,7 +85,7 @@ class CaseMedia(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
     sha256: Mapped[str] = mapped_column(ForeignKey("media_object.sha256"))
-    role: Mapped[str] = mapped_column(String(16))  # report | result | evidence
+    role: Mapped[str] = mapped_column(String(16))  # result | evidence
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import column, select, table, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,12 @@ from chengguan.shared.clock import utcnow
 from chengguan.shared.errors import NotFound, ValidationFailed
 
 ANONYMOUS_ATTACH_WINDOW = timedelta(hours=24)  # an anonymous upload may be attached within this time
+MAX_PER_REPORT = 9  # photos/videos one report carries (as on the phone apps people know)
+MAX_PER_ATTACH = 20  # photos/videos staff attach to a case at once
 API = "/api/v1/media"
+
+# Other domains' tables, by name only (this package sits below them): a report and the case it opened or joined.
+_REPORT = table("intake_report", column("id"), column("case_id"), column("reporter_id"))
 
 
 class Role(StrEnum):
@@ -159,7 +164,7 @@ def attach_to_report(
     report_id: int,
     sha256s: Sequence[str],
     uploader_id: int | None,
-    limit: int,
+    limit: int = MAX_PER_REPORT,
     at: datetime | None = None,
 ) -> list[MediaObject]:
     at = at or utcnow()
@@ -183,27 +188,6 @@ def report_media(session: Session, *, report_id: int) -> list[MediaObject]:
     return list(session.scalars(stmt))
 
 
-def carry_report_media(
-    session: Session, *, report_id: int, case_id: int, event_seq: int, at: datetime | None = None
-) -> int:
-    """A report opened or joined a case: its media become the case's (role ``report``). Returns how many."""
-    at = at or utcnow()
-    have = set(
-        session.scalars(select(CaseMedia.sha256).where(CaseMedia.case_id == case_id, CaseMedia.role == "report"))
-    )
-    added = 0
-    for obj in report_media(session, report_id=report_id):
-        if obj.sha256 in have:
-            continue
-        session.add(
-            CaseMedia(case_id=case_id, sha256=obj.sha256, role=Role.REPORT.value, event_seq=event_seq, added_at=at)
-        )
-        added += 1
-    if added:
-        session.flush()
-    return added
-
-
 def attach_to_case(
     session: Session,
     *,
@@ -212,7 +196,7 @@ def attach_to_case(
     role: Role,
     actor_id: int,
     event_seq: int,
-    limit: int,
+    limit: int = MAX_PER_ATTACH,
     note: str | None = None,
     at: datetime | None = None,
 ) -> list[CaseMedia]:
@@ -241,6 +225,40 @@ def attach_to_case(
         rows.append(row)
     session.flush()
     return rows
+
+
+def case_report_media(
+    session: Session, *, case_id: int, reporter_id: int | None = None
+) -> list[tuple[ReportMedia, MediaObject]]:
+    """The photos and videos of every report that opened or joined the case (a report's media are the case's),
+    oldest report first, each object once; ``reporter_id``: only that reporter's reports."""
+    stmt = (
+        select(ReportMedia, MediaObject)
+        .join(MediaObject, MediaObject.sha256 == ReportMedia.sha256)
+        .join(_REPORT, _REPORT.c.id == ReportMedia.report_id)
+        .where(_REPORT.c.case_id == case_id)
+        .order_by(ReportMedia.report_id, ReportMedia.position, ReportMedia.id)
+    )
+    if reporter_id is not None:
+        stmt = stmt.where(_REPORT.c.reporter_id == reporter_id)
+    seen: set[str] = set()
+    out = []
+    for row, obj in session.execute(stmt).all():
+        if obj.sha256 not in seen:
+            seen.add(obj.sha256)
+            out.append((row, obj))
+    return out
+
+
+def cases_holding(session: Session, *, sha256: str) -> list[int]:
+    """The ids of the cases a media object belongs to: attached by staff, or sent with one of their reports."""
+    by_staff = select(CaseMedia.case_id.label("case_id")).where(CaseMedia.sha256 == sha256)
+    by_report = (
+        select(_REPORT.c.case_id.label("case_id"))
+        .join(ReportMedia, ReportMedia.report_id == _REPORT.c.id)
+        .where(ReportMedia.sha256 == sha256, _REPORT.c.case_id.is_not(None))
+    )
+    return sorted({int(i) for i in session.scalars(select(union(by_staff, by_report).subquery().c.case_id))})
 
 
 def case_media(

@@ -217,6 +217,7 @@ def declare_contract(doc: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
     schemas["ValidationIssue"] = VALIDATION_ISSUE_SCHEMA
     components["schemas"] = dict(sorted(schemas.items()))
     components["securitySchemes"] = {
+        **components.get("securitySchemes", {}),  # what routes declare themselves (the system clients' API key)
         "bearer": {"type": "http", "scheme": "bearer", "description": "登录接口返回的 access_token"},
         "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE, "description": "控制台的会话 Cookie"},
     }

@@ -31,7 +31,7 @@ from chengguan.identity.roles import DESK_ROLES, STAFF_ROLES, has_any
 from chengguan.identity.throttle import LoginThrottled
 from chengguan.shared.errors import Unauthenticated
 from chengguan.shared.text import FORBIDDEN_MESSAGE, find_forbidden
-from chengguan.web import pages_cases, security
+from chengguan.web import pages_cases, pages_triage, security
 from chengguan.web.pages_cases import district_names
 from chengguan.web.pages_filters import PageFilters
 from chengguan.web.render import (
@@ -195,4 +195,5 @@ class VendorFiles(StaticFiles):
         return await super().get_response(path, scope)
 
 
-PAGE_ROUTERS = (router, pages_cases.router)  # every console page (the route x role walk reads this)
+# every console page (the route x role walk reads this)
+PAGE_ROUTERS = (router, pages_cases.router, pages_triage.router)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from chengguan.cases import media as case_media
 from chengguan.cases import queries
 from chengguan.cases.access import get_case_for_user, get_own_report
 from chengguan.cases.presenters import present_cases, present_detail
@@ -160,7 +161,13 @@ def case_detail(case_no: str, request: Request, db: Db, user: OptionalUser, sett
         return render(
             request,
             "public_case.html",
-            {**nav(me), "active": "mine", "c": public, "timeline": list(reversed(public.timeline))},
+            {
+                **nav(me),
+                "active": "mine",
+                "c": public,
+                "timeline": list(reversed(public.timeline)),
+                "my_media": case_media.reporter_media(db, case_id=own.id, reporter_id=me.id),
+            },
         )
     try:
         case = get_case_for_user(db, user=me, case_no=case_no)
@@ -190,6 +197,7 @@ def case_detail(case_no: str, request: Request, db: Db, user: OptionalUser, sett
             "assignee_name": assignee.display_name if assignee else "",
             "actions": actions,
             "history": list(reversed(detail.history)),
+            "gallery": case_media.gallery(db, case=case),
             "state_labels": {s.value: s.label for s in CaseState},
             "point": {"lon": detail.lon, "lat": detail.lat, "case_no": detail.case_no},
             "map_settings": map_settings(settings),

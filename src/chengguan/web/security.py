@@ -7,8 +7,8 @@ the headers) and, for every HTTP request, in this order:
    filter can carry them to the database;
 2. refuses cross-site state-changing requests that ride the session cookie, and cross-site logins and
    logouts even without one (403, code ``csrf``);
-3. refuses request bodies above ``max_body_bytes`` (413): at once when Content-Length says so, otherwise
-   while the body is read;
+3. refuses request bodies above ``max_body_bytes`` (413; photo and video uploads to ``UPLOAD_PATHS`` up to
+   the media size limits): at once when Content-Length says so, otherwise while the body is read;
 4. adds the security headers (CSP, nosniff, frame denial, referrer policy, HSTS over HTTPS) to every
    response: pages, API, static files and errors.
 
@@ -41,6 +41,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Checked for cross-site use even without a session cookie: a forged login plants the attacker's session
 # in the victim's browser, a forged logout is a nuisance.
 AUTH_PATHS = frozenset({"/login", "/logout", "/api/v1/auth/login", "/api/v1/auth/logout"})
+# Uploads of photos and videos may be as large as the media limits allow (plus the multipart framing).
+UPLOAD_PATHS = frozenset({"/api/v1/media"})
+UPLOAD_OVERHEAD = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -192,6 +195,8 @@ class SecurityMiddleware:
         self.app = app
         self.settings = settings
         self.max_body = settings.max_body_bytes
+        largest = max(settings.media_max_image_bytes, settings.media_max_video_bytes)
+        self.max_upload = max(self.max_body, largest + UPLOAD_OVERHEAD)
         self.trusted = frozenset(o for o in (normalise_origin(t) for t in settings.trusted_origins) if o)
         self.headers = {https: list(security_headers(settings, https=https).items()) for https in (False, True)}
 
@@ -217,7 +222,7 @@ class SecurityMiddleware:
             await refusal(scope, receive, send_with_headers)
             return
         try:
-            await self.app(scope, self._limited(receive), send_with_headers)
+            await self.app(scope, self._limited(receive, self._body_limit(scope)), send_with_headers)
         except BodyTooLarge as exc:  # read outside the error handlers (not by a route): answer here
             if started:
                 raise
@@ -237,12 +242,17 @@ class SecurityMiddleware:
             detail = "请求来源与本站不一致，已拒绝（防跨站请求伪造）。请在本站页面中重新操作。"
             return self._problem(scope, 403, "csrf", "跨站请求被拒绝", detail)
         length = headers.get("content-length")
-        if length is not None and length.strip().isdigit() and int(length) > self.max_body:
-            return self._problem(scope, 413, "too-large", "请求内容过大", f"请求内容超过 {_size(self.max_body)} 的上限")
+        limit = self._body_limit(scope)
+        if length is not None and length.strip().isdigit() and int(length) > limit:
+            return self._problem(scope, 413, "too-large", "请求内容过大", f"请求内容超过 {_size(limit)} 的上限")
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
-        limit = self.max_body
+    def _body_limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST" and scope.get("path") in UPLOAD_PATHS:
+            return self.max_upload
+        return self.max_body
+
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def receive_limited() -> Message:
