@@ -368,7 +368,7 @@ def create_client(
     channel: Annotated[str, typer.Option(help="渠道：" + "、".join(SYSTEM_CHANNEL_NAMES))],
     bureau: Annotated[str, typer.Option(help="所属单位编码（客户端只能上报本单位及下级辖区内的问题）")] = "hz",
 ) -> None:
-    """创建系统客户端（12345 平台、舆情监测、物联网关、视频平台），生成 API Key（只显示这一次）。"""
+    """创建系统客户端（12345 平台、舆情监测、物联网关、视频平台、Open311 应用），生成 API Key（只显示这一次）。"""
     from chengguan.cases.channels import Channel
     from chengguan.identity import service as identity
     from chengguan.intake import clients

@@ -168,6 +168,7 @@ DEMO_CLIENTS: list[tuple[str, str, Channel]] = [
     ("hz-social", "网络舆情监测平台", Channel.SOCIAL_MEDIA),
     ("hz-iot", "城市物联感知网关", Channel.IOT_SENSOR),
     ("hz-video", "城管视频智能分析平台", Channel.CAMERA),
+    ("hz-open311", "随手拍 Open311 应用（示例）", Channel.OPEN311),
 ]
 # (code, kind, type, client, lon, lat, address, settings) — WGS84, in 西湖区 and 上城区
 DEMO_DEVICES: list[tuple[str, str, str | None, str, float, float, str, dict[str, object]]] = [

@@ -381,6 +381,23 @@ def test_a_photo_uploaded_with_the_request_goes_through_the_media_service(
         assert not im.getexif() and b"Exif\x00\x00" not in fetched.content
 
 
+def test_a_phone_sized_photo_above_the_body_limit_is_taken(
+    client: TestClient, city_db: Session, app_client: IntakeClient
+) -> None:
+    """Phone photos are several MB: the Open311 POST may carry up to the media limits, not the 1 MiB edge limit."""
+    import numpy as np
+
+    noise = np.random.default_rng(7).integers(0, 256, size=(1400, 1400, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="JPEG", quality=95)
+    photo = buf.getvalue()
+    assert len(photo) > 1024 * 1024
+    lon, lat = xihu_spot()
+    fields = {"api_key": KEY, "service_code": "0202", "lat": str(lat), "long": str(lon), "description": "小广告"}
+    r = client.post(f"{V2}/requests.json", data=fields, files={"media": ("big.jpg", photo, "image/jpeg")})
+    assert r.status_code == 201, r.text
+
+
 @pytest.mark.parametrize(
     ("data", "words"),
     [

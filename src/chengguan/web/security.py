@@ -42,7 +42,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # in the victim's browser, a forged logout is a nuisance.
 AUTH_PATHS = frozenset({"/login", "/logout", "/api/v1/auth/login", "/api/v1/auth/logout"})
 # Uploads of photos and videos may be as large as the media limits allow (plus the multipart framing).
-UPLOAD_PATHS = frozenset({"/api/v1/media"})
+UPLOAD_PATHS = frozenset(
+    {"/api/v1/media", "/open311/v2/requests.json", "/open311/v2/requests.xml"}
+)  # Open311: media upload
 UPLOAD_OVERHEAD = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
