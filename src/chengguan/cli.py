@@ -518,7 +518,7 @@ def import_hotline(
 def _load_handlers() -> None:
     """Import the modules that register outbox handlers and broker consumers (a worker knows every topic)."""
     from chengguan.cases import notifications  # noqa: F401
-    from chengguan.intake import service  # noqa: F401
+    from chengguan.intake import imports, service  # noqa: F401
 
 
 @app.command()

@@ -16,6 +16,7 @@ from chengguan.intake import clients, imports
 from chengguan.intake import service as intake
 from chengguan.intake.models import IntakeClient, Report
 from chengguan.intake.states import ReportStatus
+from chengguan.intake.tables import Table, read_table
 from chengguan.jobs.models import OutboxMessage
 from chengguan.shared.errors import ValidationFailed
 from tests.personas import SHANGHAI_POINT, xihu_spot
@@ -54,8 +55,9 @@ def test_a_csv_export_lands_with_its_processing_queued_and_a_reimport_stores_not
     result = imports.import_orders(city_db, client=client, data=data, filename="工单.csv", at=AT)
     assert (result.fmt, result.rows, result.stored, result.replayed, result.errors) == ("csv", 30, 30, 0, [])
     assert result.columns["order_no"] == "工单编号"
-    queued = city_db.scalar(select(func.count()).select_from(OutboxMessage)) or 0
-    assert queued - before == 30  # every report has its processing queued, in the same transaction
+    queued = list(city_db.scalars(select(OutboxMessage).order_by(OutboxMessage.id).offset(before)))
+    # the processing of every stored report is queued in the same transaction: one message for the chunk
+    assert [(m.topic, m.payload["count"], m.bureau_id) for m in queued] == [("intake.import", 30, client.bureau_id)]
 
     report = city_db.scalar(select(Report).where(Report.external_id == "GD202600007"))
     assert report is not None and report.channel == "hotline_12345" and report.status == ReportStatus.RECEIVED
@@ -209,3 +211,109 @@ def test_a_file_in_many_chunks_gives_the_same_answer(city_db: Session, monkeypat
     again = imports.import_orders(city_db, client=client, data=csv_bytes(rows), at=AT)
     assert (again.stored, again.replayed, again.invalid_rows) == (0, 28, 2)
     assert stored(city_db, client) == 28
+
+
+def _queued(db: Session, topic: str) -> list[OutboxMessage]:
+    return list(db.scalars(select(OutboxMessage).where(OutboxMessage.topic == topic).order_by(OutboxMessage.id)))
+
+
+def test_a_chunk_message_queues_each_received_report_once_a_few_at_a_time(
+    city_db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "FAN_OUT", 7)
+    client = hotline(city_db)
+    reports_before = len(_queued(city_db, "intake.report"))
+    result = imports.import_orders(city_db, client=client, data=csv_bytes(good_rows(16)), at=AT)
+    assert result.stored == 16
+    (chunk,) = _queued(city_db, "intake.import")
+    ids = list(city_db.scalars(select(Report.id).where(Report.client_id == client.id).order_by(Report.id)))
+    assert (chunk.payload["first"], chunk.payload["last"]) == (ids[0], ids[-1])
+    first = city_db.get_one(Report, ids[0])
+    intake.process(city_db, report_id=first.id)  # processed already (by a push, a desk): not queued again
+    assert first.status != ReportStatus.RECEIVED
+
+    payload = chunk.payload
+    fanned: list[int] = []
+    for _ in range(5):  # what the outbox runner does: each message in its own transaction
+        imports.queue_chunk(city_db, payload)
+        city_db.commit()  # queued rows are written with the commit (a SAVEPOINT release in this fixture)
+        reports = _queued(city_db, "intake.report")[reports_before:]
+        fanned = [m.payload["report_id"] for m in reports]
+        rest = [m for m in _queued(city_db, "intake.import") if m.payload != chunk.payload and m.done_at is None]
+        if not rest:
+            break
+        rest[-1].done_at = AT
+        payload = rest[-1].payload
+    assert fanned == ids[1:]  # 7 + 7 + 1: every report still received, each once, in order
+    assert all(m.bureau_id == first.bureau_id for m in _queued(city_db, "intake.report")[reports_before:])
+
+
+def _checked(table: Table, mapping: imports.ColumnMapping, *, quick: bool) -> tuple[list[imports.Order], list[str]]:
+    by_index, names = imports.map_columns(table.headers, mapping)
+    fmt = table.fmt if quick else "json"  # the quick check is taken for text (CSV) rows only
+    orders, errors = imports._validate(
+        table.rows,
+        table.row_numbers,
+        fmt,
+        by_index,
+        names,
+        mapping,
+        AT,
+        seen={},
+        formats=list(imports.TIME_FORMATS),
+    )
+    return orders, [f"{e.location()} {e.message}" for e in errors]
+
+
+def test_the_quick_check_of_a_row_accepts_exactly_what_the_full_check_accepts(city_db: Session) -> None:
+    """Rows of a CSV pass a quick check first; one it does not pass whole goes through ``validate_row``. The
+    orders and errors are the same with the quick check switched off."""
+    lon, lat = xihu_spot()
+    header = "工单编号,来电时间,诉求内容,工单标题,事发地址,来电人,联系电话,经度,纬度,坐标系,小类编码"
+    rows = [
+        f"Q1,2026-11-23 09:00:00,摊贩,标题,西湖区文三路,王先生,13700000001,{lon},{lat},wgs84,0501",
+        f"Q2,2026/11/23 09:00,摊贩,,,,,{lon},{lat},gcj02,",
+        "Q3,11/22/2026 08:15:00 PM,摊贩,,西湖区文三路,,137 0000 0003,,,wgs84,",  # an address only; a phone with spaces
+        f"Q4,2026-11-23 09:00:00,摊贩,,,,,{lon},{lat},,",  # an empty 坐标系 cell
+        f"Q5,2026-11-23 09:00:00,摊贩\x07,,,,,{lon},{lat},wgs84,",  # a control character
+        f"Q6,2026-11-23 09:00:00,{'长' * 2001},,,,,{lon},{lat},wgs84,",  # too long
+        f"Q7,2026-11-23 09:00:00,摊贩,,,,,{lon},,wgs84,",  # half a point
+        f"Q8,2026-11-23 09:00:00,摊贩,,,,,{lon},nan,wgs84,",
+        f"Q9,2026-11-23 09:00:00,摊贩,,,,,200,{lat},wgs84,",
+        f"-Q10,2026-11-23 09:00:00,摊贩,,,,,{lon},{lat},wgs84,",  # an order number that starts badly
+        f"Q11,2099-11-23 09:00:00,摊贩,,,,,{lon},{lat},wgs84,",  # in the future
+        f"Q12,1999-11-23 09:00:00,摊贩,,,,,{lon},{lat},wgs84,",
+        f"Q13,2026-11-23 09:00:00,摊贩,,,,,{lon},{lat},wgs84,5",  # a 小类 code of one character
+        f"Q14,2026-11-23 09:00:00,摊贩,,,,,{lon},{lat},mars,",
+        "Q15,2026-11-23 09:00:00,摊贩,,,,,,,wgs84,",  # neither a point nor an address
+        f"Q16,2026-03-08 02:30:00,摊贩,,,,,{lon},{lat},wgs84,",  # (New York: a time that does not exist)
+        f"Q17,2026-11-01 01:30:00,摊贩,,,,,{lon},{lat},wgs84,",  # (New York: a time that happens twice)
+        f"Q18,2026-11-23 09:00,摊贩,,,,,{lon},{lat},bd09,0501",
+        "Q19,2026-11-23 09:00:00,摊贩",  # a short line
+        f"Q1,2026-11-23 09:00:00,摊贩,,,,,{lon},{lat},wgs84,",  # the same order number again
+    ]
+    data = ("\n".join([header, *rows]) + "\n").encode()
+    table = read_table(data)
+    for zone in (None, "America/New_York"):
+        mapping = imports.parse_map(
+            ",".join(f"{h}={f}" for h, f in zip(header.split(","), imports.FIELDS, strict=True)), timezone=zone
+        )
+        quick, full = _checked(table, mapping, quick=True), _checked(table, mapping, quick=False)
+        assert quick == full
+        assert [o.order_no for o in quick[0]] == ["Q1", "Q2", "Q3", "Q16", "Q17", "Q18"]
+
+
+def test_a_file_found_unreadable_part_way_raises_and_its_transaction_stores_nothing(
+    city_db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CSV is read a chunk at a time while earlier chunks are stored; a line found unreadable later refuses
+    the whole file, and the caller's transaction, rolled back, holds none of its rows."""
+    monkeypatch.setattr(imports, "CHUNK", 7)
+    client = hotline(city_db)
+    rows = [*good_rows(20, prefix="PART"), 'PART9,2026-11-23 09:00:00,"' + "长" * 140_000 + '",西湖区文三路,,,,,']
+    with pytest.raises(ValidationFailed, match="CSV 格式错误（第 22 行）"):
+        imports.import_orders(city_db, client=client, data=csv_bytes(rows), at=AT)
+    # chunks before it were stored while it was read (on PostgreSQL a chunk not yet started is cancelled)
+    assert stored(city_db, client) in (7, 14)
+    city_db.rollback()
+    assert stored(city_db, client) == 0

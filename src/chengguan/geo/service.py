@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, true, update
 from sqlalchemy.orm import Session
 
-from chengguan.geo import rules
+from chengguan.geo import cache, rules
 from chengguan.geo.importing import MAX_REPORTED_PROBLEMS, ImportSummary, import_boundaries
 from chengguan.geo.models import Community, District, Street, UnitGrid
 from chengguan.geo.store import (
@@ -30,6 +31,7 @@ from chengguan.geo.store import (
     SOURCE_GENERATED,
     AreaModel,
     AreaRow,
+    add_generated_grids,
     bbox_hit,
     delete_streets,
     is_pg,
@@ -78,6 +80,36 @@ class Location:
     community_name: str | None = None
     grid_id: int | None = None
     grid_code: str | None = None
+
+    @classmethod
+    def of(cls, d: _Area, s: _Area | None, c: _Area | None, g: _Area | None) -> Location:
+        """The location from the district and, when found, the street, community and grid covering the point
+        (database rows or their cached copies)."""
+        return cls(
+            district_id=d.id,
+            district_code=d.code,
+            district_name=d.name,
+            bureau_id=d.bureau_id,
+            street_id=s.id if s else None,
+            street_code=s.code if s else None,
+            street_name=s.name if s else None,
+            community_id=c.id if c else None,
+            community_code=c.code if c else None,
+            community_name=c.name if c else None,
+            grid_id=g.id if g else None,
+            grid_code=g.code if g else None,
+        )
+
+
+class _Area(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def bureau_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -239,22 +271,7 @@ def generate_subdivisions(
     session.add_all([r for r, _ in community_rows])
     session.flush()
 
-    lattice = rules.Lattice.for_area(area, grid_size_m)
-    grids: list[UnitGrid] = []
-    for parent, c_geom in community_rows:
-        for k, piece in enumerate(rules.cut_grids(c_geom, lattice), 1):
-            grid = UnitGrid(
-                bureau_id=district.bureau_id,
-                district_id=district.id,
-                community_id=parent.id,
-                code=rules.child_code(parent.code, k, "grid"),
-                name=f"{parent.name}网格{k:04d}",
-                source=SOURCE_GENERATED,
-            )
-            set_geometry(grid, piece)
-            grids.append(grid)
-    session.add_all(grids)
-    session.flush()
+    grids = add_generated_grids(session, district, community_rows, area, grid_size_m)
     return SubdivisionSummary(
         district_code=district.code,
         streets=len(street_rows),
@@ -300,38 +317,45 @@ def _covering(session: Session, model: Any, where: ColumnElement[bool], lon: flo
     return next((r for r in session.scalars(stmt) if r.geom.covers(point)), None)
 
 
-def locate(session: Session, *, bureau_ids: list[int], lon: float, lat: float) -> Location | None:
-    """The district/street/community/unit grid at a WGS84 point, among districts of ``bureau_ids``.
+def locate(session: Session, *, bureau_ids: Collection[int] | None, lon: float, lat: float) -> Location | None:
+    """The district/street/community/unit grid at a WGS84 point, among districts of ``bureau_ids`` (None: of
+    every bureau on the platform).
 
     Lower levels are None where none has been loaded or none covers the point. None when no district does.
+    Answered from the in-process copy of the boundaries (``geo.cache``) where the session may use it, else by
+    the database; both give the same answer.
     """
-    if not bureau_ids:
+    if bureau_ids is not None and not bureau_ids:
         return None
+    if cache.usable(session):
+        return _locate_cached(cache.areas(session), bureau_ids, lon, lat)
     if is_pg(session):
         return _locate_pg(session, bureau_ids, lon, lat)
-    d = _covering(session, District, District.bureau_id.in_(bureau_ids), lon, lat)
+    in_scope = District.bureau_id.in_(bureau_ids) if bureau_ids is not None else true()
+    d = _covering(session, District, in_scope, lon, lat)
     if d is None:
         return None
     s = _covering(session, Street, Street.district_id == d.id, lon, lat)
     c = _covering(session, Community, Community.street_id == s.id, lon, lat) if s is not None else None
     g = _covering(session, UnitGrid, UnitGrid.community_id == c.id, lon, lat) if c is not None else None
-    return Location(
-        district_id=d.id,
-        district_code=d.code,
-        district_name=d.name,
-        bureau_id=d.bureau_id,
-        street_id=s.id if s else None,
-        street_code=s.code if s else None,
-        street_name=s.name if s else None,
-        community_id=c.id if c else None,
-        community_code=c.code if c else None,
-        community_name=c.name if c else None,
-        grid_id=g.id if g else None,
-        grid_code=g.code if g else None,
-    )
+    return Location.of(d, s, c, g)
 
 
-def _locate_pg(session: Session, bureau_ids: list[int], lon: float, lat: float) -> Location | None:
+def _locate_cached(areas: cache.Areas, bureau_ids: Collection[int] | None, lon: float, lat: float) -> Location | None:
+    point = Point(lon, lat)
+    districts, streets, communities, grids = areas.levels
+    scope = None if bureau_ids is None else frozenset(bureau_ids)
+    found = (districts.areas[i] for i in districts.covering(point))
+    d = next((a for a in found if scope is None or a.bureau_id in scope), None)
+    if d is None:
+        return None
+    s = next((streets.areas[i] for i in streets.covering(point, d.id)), None)
+    c = next((communities.areas[i] for i in communities.covering(point, s.id)), None) if s is not None else None
+    g = next((grids.areas[i] for i in grids.covering(point, c.id)), None) if c is not None else None
+    return Location.of(d, s, c, g)
+
+
+def _locate_pg(session: Session, bureau_ids: Collection[int] | None, lon: float, lat: float) -> Location | None:
     pt = pg_point(lon, lat)
     stmt = (
         select(
@@ -352,7 +376,10 @@ def _locate_pg(session: Session, bureau_ids: list[int], lon: float, lat: float) 
         .outerjoin(Street, and_(Street.district_id == District.id, func.ST_Covers(Street.geom, pt)))
         .outerjoin(Community, and_(Community.street_id == Street.id, func.ST_Covers(Community.geom, pt)))
         .outerjoin(UnitGrid, and_(UnitGrid.community_id == Community.id, func.ST_Covers(UnitGrid.geom, pt)))
-        .where(District.bureau_id.in_(bureau_ids), func.ST_Covers(District.geom, pt))
+        .where(
+            District.bureau_id.in_(bureau_ids) if bureau_ids is not None else true(),
+            func.ST_Covers(District.geom, pt),
+        )
         .order_by(District.code, Street.code.nulls_last(), Community.code.nulls_last(), UnitGrid.code.nulls_last())
         .limit(1)
     )

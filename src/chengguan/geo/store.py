@@ -32,6 +32,34 @@ MODEL_BY_LEVEL: dict[str, Any] = {
 }
 
 
+def add_generated_grids(
+    session: Session,
+    district: District,
+    communities: list[tuple[Community, BaseGeometry]],
+    area: BaseGeometry,
+    grid_size_m: float,
+) -> list[UnitGrid]:
+    """Cut each (community, its shape) into generated unit grids on one lattice over ``area`` (the district),
+    coded below the community; added and flushed."""
+    lattice = rules.Lattice.for_area(area, grid_size_m)
+    grids: list[UnitGrid] = []
+    for parent, c_geom in communities:
+        for k, piece in enumerate(rules.cut_grids(c_geom, lattice), 1):
+            grid = UnitGrid(
+                bureau_id=district.bureau_id,
+                district_id=district.id,
+                community_id=parent.id,
+                code=rules.child_code(parent.code, k, "grid"),
+                name=f"{parent.name}网格{k:04d}",
+                source=SOURCE_GENERATED,
+            )
+            set_geometry(grid, piece)
+            grids.append(grid)
+    session.add_all(grids)
+    session.flush()
+    return grids
+
+
 def is_pg(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

@@ -10,14 +10,16 @@ Counting is one upsert per request (``INSERT … ON CONFLICT DO UPDATE … RETUR
 own that commits before the route runs: a request that then fails (a 422, a 404) still counts, and
 concurrent requests are all counted. Rows whose window is over are deleted on the way, now and then.
 
-The same table remembers a value per key for a while (``remember`` / ``recall``): the citizens' door keeps
-the tracking code of a report under the digest of its address and text, to answer a repeat with it.
+The same table remembers a value per key for a while (``remember`` / ``recall``, or ``claim``: keep a value
+unless one is kept, in one statement): the citizens' door keeps the tracking code of a report under the digest
+of its address and text, to answer a repeat with it.
 
 ``RateLimit(...)`` is the FastAPI dependency; ``hit`` / ``remember`` / ``recall`` are the functions under it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -28,7 +30,19 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from fastapi import Request
-from sqlalchemy import Integer, String, Table, UniqueConstraint, case, delete, literal, select
+from sqlalchemy import (
+    Executable,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    case,
+    delete,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from starlette.exceptions import HTTPException
@@ -120,6 +134,38 @@ def remember(session: Session, *, bucket: str, key: str, ref: str, ttl: timedelt
         index_elements=[table.c.bucket, table.c.key_digest], set_=values
     )
     session.execute(stmt)
+
+
+def claim(session: Session, *, bucket: str, key: str, ref: str, ttl: timedelta, now: datetime | None = None) -> str:
+    """Keep ``ref`` under ``key`` for ``ttl`` unless a value is kept there still; return the value kept (``ref``
+    when it was free). One statement: the citizens' door checks for a flood and claims the key at once."""
+    now = now or utcnow()
+    values = {"bucket": bucket, "key_digest": key, "now": now, "expires_at": now + ttl, "ref": ref}
+    kept: str = session.execute(_claim_statement(session.get_bind().dialect.name), values).scalar_one()
+    return kept
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Executable:
+    """The claim's upsert with bound parameters, built once per dialect (building it costs more than running it)."""
+    table = cast(Table, RateCounter.__table__)
+    now = bindparam("now", type_=UTCDateTime())
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
+        bucket=bindparam("bucket"),
+        key_digest=bindparam("key_digest"),
+        hits=0,
+        window_started_at=now,
+        expires_at=bindparam("expires_at", type_=UTCDateTime()),
+        ref=bindparam("ref"),
+    )
+    live = and_(table.c.expires_at > now, table.c.ref.is_not(None))
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.bucket, table.c.key_digest],
+        set_={
+            name: case((live, table.c[name]), else_=insert.excluded[name])
+            for name in ("hits", "window_started_at", "expires_at", "ref")
+        },
+    ).returning(table.c.ref)
 
 
 def recall(session: Session, *, bucket: str, key: str, now: datetime | None = None) -> str | None:

@@ -20,7 +20,7 @@ from chengguan.cases import service as cases
 from chengguan.cases.models import Case
 from chengguan.cases.presenters import present_detail
 from chengguan.cases.schemas import CaseDetailOut
-from chengguan.http.deps import Db, commit, require_roles
+from chengguan.http.deps import AppSettings, Db, commit, require_roles
 from chengguan.identity import access
 from chengguan.identity.models import User
 from chengguan.identity.roles import DESK_ROLES, Role
@@ -87,7 +87,7 @@ def report(body: StaffReportIn, request: Request, db: Db, user: StaffReporter) -
 
 
 @router.post("/api/v1/my/reports", status_code=status.HTTP_201_CREATED, summary="市民上报问题，返回跟踪编号")
-def report_mine(body: ReportIn, request: Request, db: Db, user: Citizen) -> ReportOut:
+def report_mine(body: ReportIn, request: Request, db: Db, user: Citizen, settings: AppSettings) -> ReportOut:
     submitted = intake.submit(
         db,
         incoming=intake.Incoming(
@@ -106,7 +106,10 @@ def report_mine(body: ReportIn, request: Request, db: Db, user: Citizen) -> Repo
         ),
     )
     commit(request, db)  # the report is kept; processing runs after the commit
-    db.refresh(submitted)
+    if settings.inline_jobs:  # it ran in this process already: answer with what it decided
+        db.refresh(submitted)
+    elif not body.media:  # nothing was decided yet and nothing attached: the answer is the object in memory
+        return present_reports(db, [submitted])[0]
     return present_report(db, submitted)
 
 

@@ -14,15 +14,17 @@ that area's shape is generated (only its name and district are real), the pin is
 
 The names are read once per database and kept in memory (about 3,400 in the demo city; matching them is a
 substring test each, well under a millisecond); a cheap query on the row counts and highest ids of the three
-tables, asked on every call, reloads them when areas are added or removed. An area renamed in place is seen
-after ``CACHE_SECONDS`` or ``invalidate()``.
+tables reloads them when areas are added or removed. It is asked on every call, or — for sessions that may use
+the in-process copy of the boundaries (``geo.cache``), which also supplies the areas' shapes — at most every
+``geo.cache.CHECK_SECONDS`` and whenever that copy is dropped. An area renamed in place is seen after
+``CACHE_SECONDS`` or ``invalidate()``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shapely.geometry import Point
@@ -31,6 +33,7 @@ from shapely.ops import nearest_points
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chengguan.geo import cache as area_cache
 from chengguan.geo.models import Community, District, Street
 from chengguan.geo.store import SOURCE_GENERATED
 from chengguan.intake.dedupe import distance_m
@@ -84,6 +87,8 @@ class _Index:
     loaded_at: float
     entries: tuple[_Entry, ...]
     by_id: dict[tuple[str, int], _Entry]
+    checked_at: float = 0.0
+    generation: int = -1  # of geo.cache when the signature was last checked
 
 
 _ENDINGS = {"street": ("街道", "镇", "乡"), "community": ("社区", "村")}
@@ -167,12 +172,22 @@ def _load(session: Session, signature: tuple[Any, ...]) -> _Index:
 
 def _index(session: Session) -> _Index:
     key = session.get_bind().engine.url.render_as_string(hide_password=True)
-    signature = _signature(session)
     with _LOCK:
         cached = _CACHE.get(key)
-    if cached is not None and cached.signature == signature and time.monotonic() - cached.loaded_at < CACHE_SECONDS:
+    now, generation = time.monotonic(), area_cache.generation()
+    if (
+        cached is not None
+        and area_cache.usable(session)
+        and cached.generation == generation
+        and now - cached.checked_at < area_cache.CHECK_SECONDS
+        and now - cached.loaded_at < CACHE_SECONDS
+    ):
         return cached
-    fresh = _load(session, signature)
+    signature = _signature(session)
+    if cached is not None and cached.signature == signature and now - cached.loaded_at < CACHE_SECONDS:
+        fresh = replace(cached, checked_at=now, generation=generation)
+    else:
+        fresh = replace(_load(session, signature), checked_at=now, generation=generation)
     with _LOCK:
         _CACHE[key] = fresh
     return fresh
@@ -227,7 +242,10 @@ def _place(session: Session, index: _Index, hit: _Hit, *, with_geom: bool) -> Pl
     if e.level != "district":
         parts.append(e.name)
     geom = None
-    if with_geom:
+    if with_geom and area_cache.usable(session):  # the shapes are in memory already
+        level, area_id = ("district", e.district_id) if e.generated else (e.level, e.id)
+        geom = area_cache.geometry(session, level=level, area_id=area_id)
+    elif with_geom:
         if e.generated:  # only the name and the district are real: the district is what a pin is compared with
             geom = session.scalar(select(District.geom).where(District.id == e.district_id))
         else:
@@ -281,7 +299,7 @@ def pin_distance_m(place: Place, lon: float, lat: float) -> float:
 
 def disagreement(session: Session, *, address: str, lon: float, lat: float) -> str | None:
     """A note when the pin lies more than DISAGREE_M from the area the address names; None otherwise."""
-    place = lookup(session, address=address, bureau_ids=list(session.scalars(select(District.bureau_id))))
+    place = lookup(session, address=address, bureau_ids=None)  # every area belongs to a district's bureau
     if place is None:
         return None
     d = pin_distance_m(place, lon, lat)

@@ -244,17 +244,13 @@ def present_track(session: Session, report: Report) -> PublicTrackOut:
 # ---- places ---------------------------------------------------------------------------------------------------
 
 
-def all_bureaus(session: Session) -> list[int]:
-    return list(session.scalars(select(Bureau.id)))
-
-
 def outside_reason(lon: float, lat: float) -> str:
     return f"坐标 ({lon:.6f}, {lat:.6f}) 不在本平台服务的辖区内，请确认位置或向当地部门反映"
 
 
 def check_place(session: Session, *, lon: float, lat: float, crs: CRS, address: str | None) -> PlaceCheckOut:
     wlon, wlat = to_wgs84(lon, lat, crs)
-    where = geo.locate(session, bureau_ids=all_bureaus(session), lon=wlon, lat=wlat)
+    where = geo.locate(session, bureau_ids=None, lon=wlon, lat=wlat)
     if where is None:
         return PlaceCheckOut(
             inside=False,
@@ -379,7 +375,7 @@ class MajorOut(BaseModel):
 def catalog_bureau(session: Session, *, lon: float | None = None, lat: float | None = None) -> int | None:
     """The bureau whose catalog a citizen chooses from: where the point is, else the first city on the platform."""
     if lon is not None and lat is not None:
-        where = geo.locate(session, bureau_ids=all_bureaus(session), lon=lon, lat=lat)
+        where = geo.locate(session, bureau_ids=None, lon=lon, lat=lat)
         if where is not None:
             return where.bureau_id
     return session.scalar(select(Bureau.id).where(Bureau.parent_id.is_(None)).order_by(Bureau.id).limit(1))

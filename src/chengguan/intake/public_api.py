@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from chengguan.cases.channels import Channel
 from chengguan.config import Settings
 from chengguan.http.deps import AppSettings, Db, OptionalUser, commit
-from chengguan.http.ratelimit import RateLimit, client_of, digest, recall, remember
+from chengguan.http.ratelimit import RateLimit, claim, client_of, digest, remember
 from chengguan.identity.roles import Role
 from chengguan.intake import public, rating
 from chengguan.intake import service as intake
@@ -69,14 +69,18 @@ def create_report(
     settings: AppSettings,
     user: OptionalUser,
 ) -> public.PublicReportOut:
+    # One statement checks the flood rule and claims this text for the new report's code (rolled back with the
+    # report when it is refused); a repeat gets the earlier report back.
     flood = _flood_key(settings, request, body.description)
-    earlier = recall(db, bucket=FLOOD_BUCKET, key=flood)
-    if earlier is not None:
+    code = intake.new_tracking_code()
+    flood_ttl = timedelta(minutes=settings.public_flood_minutes)
+    earlier = claim(db, bucket=FLOOD_BUCKET, key=flood, ref=code, ttl=flood_ttl)
+    if earlier != code:
         try:
             previous = intake.get_by_tracking_code(db, code=earlier)
         except NotFound:  # the earlier report is gone: take this one as new
-            previous = None
-        if previous is not None:
+            remember(db, bucket=FLOOD_BUCKET, key=flood, ref=code, ttl=flood_ttl)
+        else:
             response.status_code = status.HTTP_200_OK
             return public.present_created(db, previous, repeated=True)
     citizen = user if user is not None and Role.CITIZEN in user.roles else None
@@ -99,16 +103,11 @@ def create_report(
             payload={"door": "h5", **({"place_confirmed": True} if body.place_confirmed else {})},
             media=tuple(body.media),
         ),
-    )
-    remember(
-        db,
-        bucket=FLOOD_BUCKET,
-        key=flood,
-        ref=submitted.tracking_code,
-        ttl=timedelta(minutes=settings.public_flood_minutes),
+        tracking_code=code,
     )
     commit(request, db)  # the report is kept; processing runs after the commit
-    db.refresh(submitted)
+    if settings.inline_jobs:  # it ran in this process already: answer with what it decided
+        db.refresh(submitted)
     return public.present_created(db, submitted, repeated=False)
 
 

@@ -24,7 +24,7 @@ from chengguan.cases.models import Case
 from chengguan.catalog import service as catalog
 from chengguan.catalog.service import UnknownCategory
 from chengguan.geo import service as geo
-from chengguan.identity.models import Bureau, User
+from chengguan.identity.models import User
 from chengguan.intake import classify, dedupe, gazetteer, trust
 from chengguan.intake.models import Report
 from chengguan.intake.states import ReportStatus, may_move
@@ -74,9 +74,16 @@ def new_tracking_code() -> str:
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
 
 
-def submit(session: Session, *, incoming: Incoming, at: datetime | None = None) -> Report:
+def submit(
+    session: Session, *, incoming: Incoming, at: datetime | None = None, tracking_code: str | None = None
+) -> Report:
     """Validate, place and store a report; queue its processing. A channel's replay of a report it already
-    sent (same client, same external id) returns the stored one instead of storing it twice."""
+    sent (same client, same external id) returns the stored one instead of storing it twice.
+
+    Only what must be answered now is done here: the checks, the place (refused outside the jurisdiction) and
+    whether the chosen 小类 exists, from in-process copies of the boundaries and the catalog; then one INSERT of
+    the report and its outbox row. Classification, reconciling the address and merging wait for ``process``.
+    ``tracking_code``: one the caller drew already (``new_tracking_code``), e.g. to claim a flood key with it."""
     at = at or utcnow()
     text = incoming.text.strip()
     if not text:
@@ -94,7 +101,7 @@ def submit(session: Session, *, incoming: Incoming, at: datetime | None = None) 
         if incoming.lon is None or incoming.lat is None:
             incoming = _placed_by_media(session, incoming)
     report = Report(
-        tracking_code=new_tracking_code(),
+        tracking_code=tracking_code or new_tracking_code(),
         channel=incoming.channel.value,
         client_id=incoming.client_id,
         device_id=incoming.device_id,
@@ -141,14 +148,15 @@ def _placed_by_media(session: Session, incoming: Incoming) -> Incoming:
     )
 
 
-def _scope(session: Session, incoming_scope: tuple[int, ...]) -> list[int]:
-    return list(incoming_scope) or list(session.scalars(select(Bureau.id)))
+def _scope(incoming_scope: tuple[int, ...]) -> list[int] | None:
+    """The bureaus a place may belong to; None: every bureau on the platform."""
+    return list(incoming_scope) or None
 
 
 def _place(session: Session, report: Report, incoming: Incoming) -> None:
     """Where the report is: a point is located now (outside every district of the scope: refused with the
     reason); an address alone is looked up in the gazetteer; a pin far from the typed address is questioned."""
-    scope = _scope(session, incoming.scope)
+    scope = _scope(incoming.scope)
     if incoming.lon is not None and incoming.lat is not None:
         lon, lat = to_wgs84(incoming.lon, incoming.lat, incoming.crs)
         where = geo.locate(session, bureau_ids=scope, lon=lon, lat=lat)
@@ -162,7 +170,7 @@ def _place(session: Session, report: Report, incoming: Incoming) -> None:
         report.bureau_id, report.grid_id = where.bureau_id, where.grid_id
         report.location_source = report.location_source or "gps"
         if report.claimed_category:  # a category that does not exist is the caller's mistake: say so now
-            catalog.resolve_minor(session, bureau_id=where.bureau_id, code=report.claimed_category)
+            catalog.check_minor(session, bureau_id=where.bureau_id, code=report.claimed_category)
         if report.address:
             report.location_note = gazetteer.disagreement(session, address=report.address, lon=lon, lat=lat)
         return
@@ -333,7 +341,7 @@ def decide(
     if decision.status is not ReportStatus.ACCEPTED:
         raise ValidationFailed(f"分拣结果只能是立单、合并、转交或不予受理，不能是「{decision.status.label}」")
     if decision.lon is not None and decision.lat is not None:
-        where = geo.locate(session, bureau_ids=_scope(session, ()), lon=decision.lon, lat=decision.lat)
+        where = geo.locate(session, bureau_ids=_scope(()), lon=decision.lon, lat=decision.lat)
         if where is None:
             raise OutsideArea("确认的位置不在本平台服务的辖区内", lon=decision.lon, lat=decision.lat)
         report.lon, report.lat, report.bureau_id, report.grid_id = (

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,29 +36,69 @@ class Table:
     row_numbers: list[int]  # as people see them: CSV/XLSX count the header as row 1; JSON counts objects from 1
 
 
+@dataclass(frozen=True)
+class TableStream:
+    """A table read a chunk at a time: ``chunks`` yields (rows, their row numbers), at most ``size`` rows each,
+    and raises ``ValidationFailed`` as ``read_table`` would when the file turns out unreadable part-way."""
+
+    fmt: str
+    encoding: str | None
+    headers: list[str]
+    chunks: Iterator[tuple[list[list[Any]], list[int]]]
+
+
 def read_table(
     data: bytes, *, filename: str | None = None, sheet: str | None = None, encoding: str | None = None
 ) -> Table:
     """Headers and rows of ``data``; ``ValidationFailed`` with a zh-CN reason when it cannot be read."""
     del filename  # the bytes decide; the name is only what people called it
-    if not data.strip():
-        raise ValidationFailed("文件是空的")
+    _refuse_unreadable(data)
     if data.startswith(b"PK\x03\x04"):
         return _xlsx(data, sheet)
+    if _is_json(data):
+        return _json(data)
+    stream = _csv_stream(data, encoding, size=MAX_ROWS + 1)
+    rows: list[list[Any]] = []
+    numbers: list[int] = []
+    for chunk, chunk_numbers in stream.chunks:
+        rows += chunk
+        numbers += chunk_numbers
+    return Table(fmt="csv", encoding=stream.encoding, headers=stream.headers, rows=rows, row_numbers=numbers)
+
+
+def stream_table(data: bytes, *, size: int, sheet: str | None = None, encoding: str | None = None) -> TableStream:
+    """As ``read_table``, ``size`` rows at a time: a CSV is parsed as the chunks are taken (so the work on the
+    first rows can start before the last ones are read); JSON and XLSX are read whole first."""
+    _refuse_unreadable(data)
+    if data.startswith(b"PK\x03\x04") or _is_json(data):
+        table = _xlsx(data, sheet) if data.startswith(b"PK\x03\x04") else _json(data)
+        chunks = ((table.rows[i : i + size], table.row_numbers[i : i + size]) for i in range(0, len(table.rows), size))
+        return TableStream(fmt=table.fmt, encoding=table.encoding, headers=table.headers, chunks=chunks)
+    return _csv_stream(data, encoding, size=size)
+
+
+def _refuse_unreadable(data: bytes) -> None:
+    if not data.strip():
+        raise ValidationFailed("文件是空的")
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ValidationFailed("不支持旧版 Excel（.xls）文件，请另存为 .xlsx 或 CSV 后再导入")
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head in (b"[", b"{"):
-        return _json(data)
-    return _csv(data, encoding)
 
 
-def _bounded(headers: Sequence[Any], rows: Iterable[tuple[int, Sequence[Any]]], fmt: str, enc: str | None) -> Table:
+def _is_json(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{")
+
+
+def _names(headers: Sequence[Any]) -> list[str]:
     names = ["" if h is None else str(h).strip() for h in headers]
     if len(names) > MAX_COLUMNS:
         raise ValidationFailed(f"文件最多 {MAX_COLUMNS} 列（现有 {len(names)} 列）")
     if not any(names):
         raise ValidationFailed("文件第一行应为列名")
+    return names
+
+
+def _bounded(headers: Sequence[Any], rows: Iterable[tuple[int, Sequence[Any]]], fmt: str, enc: str | None) -> Table:
+    names = _names(headers)
     out: list[list[Any]] = []
     numbers: list[int] = []
     for number, cells in rows:
@@ -95,7 +135,7 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str]:
     raise ValidationFailed("无法识别文件编码（支持 UTF-8 与 GBK/GB18030），可用 --encoding 指定")
 
 
-def _csv(data: bytes, encoding: str | None) -> Table:
+def _csv_stream(data: bytes, encoding: str | None, *, size: int) -> TableStream:
     try:
         content, used = _decode(data, encoding)
     except UnicodeDecodeError as exc:  # a BOM that lies
@@ -104,11 +144,37 @@ def _csv(data: bytes, encoding: str | None) -> Table:
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
     try:
-        headers = next(reader, [])
-        rows = [(i + 2, row) for i, row in enumerate(reader)]
+        headers = _names(next(reader, []))
     except csv.Error as exc:
         raise ValidationFailed(f"CSV 格式错误（第 {reader.line_num} 行）：{exc}") from exc
-    return _bounded(headers, rows, "csv", used)
+
+    def chunks() -> Iterator[tuple[list[list[Any]], list[int]]]:
+        number, total = 1, 0  # the header is row 1; a row is a record (a quoted cell may hold line breaks)
+        while True:
+            rows: list[list[Any]] = []
+            numbers: list[int] = []
+            try:
+                for cells in reader:
+                    number += 1
+                    if not "".join(cells).strip():
+                        continue  # blank lines between or after the orders
+                    total += 1
+                    if total > MAX_ROWS:
+                        raise ValidationFailed(f"一个文件最多 {MAX_ROWS} 行工单，请分批导入")
+                    rows.append(cells)
+                    numbers.append(number)
+                    if len(rows) == size:
+                        break
+            except csv.Error as exc:
+                raise ValidationFailed(f"CSV 格式错误（第 {reader.line_num} 行）：{exc}") from exc
+            if rows:
+                yield rows, numbers
+            if len(rows) < size:
+                break
+        if not total:
+            raise ValidationFailed("文件中没有工单（只有列名）")
+
+    return TableStream(fmt="csv", encoding=used, headers=headers, chunks=chunks())
 
 
 def _json(data: bytes) -> Table:

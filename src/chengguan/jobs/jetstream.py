@@ -18,7 +18,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
 log = logging.getLogger("chengguan.jobs")
@@ -78,7 +77,7 @@ class JetStreamClient:
         while not stop.is_set():
             try:
                 messages = self._run(sub.fetch(batch, timeout=1.0), timeout=10)
-            except NatsTimeout:
+            except TimeoutError:  # nothing to fetch (NATS' own timeout, or asyncio's inside the client)
                 continue
             for msg in messages:
                 try:

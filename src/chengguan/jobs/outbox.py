@@ -9,11 +9,12 @@ handler is retried with backoff up to ``MAX_ATTEMPTS``; nothing accepted is drop
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengguan.db import insert_with_flush
@@ -61,38 +62,54 @@ def enqueue(
     insert_with_flush(session, OutboxMessage, row)
 
 
-def _claim(session: Session, limit: int) -> list[OutboxMessage]:
+def _claim(session: Session, topics: Collection[str], after: int) -> OutboxMessage | None:
+    """The oldest due message of ``topics`` with an id above ``after``, locked for this transaction: on
+    PostgreSQL ``FOR UPDATE SKIP LOCKED`` (a message another worker holds is passed over, never waited for);
+    SQLite's write lock, taken when the transaction begins, already serialises claims."""
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.done_at.is_(None), OutboxMessage.available_at <= utcnow())
-        .where(OutboxMessage.attempts < MAX_ATTEMPTS)
+        .where(OutboxMessage.attempts < MAX_ATTEMPTS, OutboxMessage.topic.in_(sorted(topics)))
+        .where(OutboxMessage.id > after)
         .order_by(OutboxMessage.id)
-        .limit(limit)
+        .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.scalars(stmt))
+    return session.scalar(stmt)
 
 
 def run_pending(factory: sessionmaker[Session], *, limit: int = 100) -> int:
-    """Run up to ``limit`` due messages, each in its own transaction. Returns how many succeeded."""
+    """Run up to ``limit`` due messages, each in a transaction of its own: claim, run, commit. Returns how
+    many succeeded.
+
+    One message per transaction keeps the locks a handler takes (a report's row, a case-number counter) for
+    that message only, so several workers run side by side without deadlocking on one another; a message
+    that fails is rolled back alone and retried later with backoff. Only topics this process has a handler
+    for are claimed (the others stay queued for a worker that knows them)."""
     done = 0
-    with factory() as session:
-        for message in _claim(session, limit):
-            fn = _handlers.get(message.topic)
-            if fn is None:  # a topic with no handler yet stays queued for a worker that knows it
-                continue
+    last = 0  # each pass moves forward: a message that failed (and is due again at once) waits for the next call
+    for _ in range(limit):
+        with factory() as session:
+            message = _claim(session, _handlers.keys(), last)
+            if message is None:
+                break
+            last, topic = message.id, message.topic
             try:
                 with session.begin_nested():
-                    fn(session, message.payload)
+                    _handlers[topic](session, message.payload)
                 message.done_at = utcnow()
-                done += 1
             except Exception as exc:
-                log.warning("outbox %s (%s) failed: %s", message.id, message.topic, exc)
-                message.attempts += 1
+                log.warning("outbox %s (%s) failed: %s", last, topic, exc)
                 message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                message.available_at = utcnow() + timedelta(seconds=min(3600, 2**message.attempts * 5))
-            else:
-                message.attempts += 1
-        session.commit()
+                message.available_at = utcnow() + timedelta(seconds=min(3600, 2 ** (message.attempts + 1) * 5))
+            message.attempts += 1
+            succeeded = message.done_at is not None
+            try:
+                session.commit()
+            except DBAPIError as exc:  # e.g. the server chose this transaction as a deadlock victim at commit
+                session.rollback()
+                log.warning("outbox %s (%s) not committed, stays queued: %s", last, topic, exc)
+                continue
+            done += succeeded
     return done
