@@ -79,6 +79,8 @@ def seed_demo(
 ) -> None:
     """载入演示城市（杭州）：单位、边界、网格、案件类别、工作日历、各角色用户和演示案件。"""
     from chengguan import demo
+    from chengguan.jobs import outbox
+    from chengguan.notify import wiring as notify_wiring
 
     started = time.perf_counter()
     with unit_of_work() as session:
@@ -91,6 +93,11 @@ def seed_demo(
         summary = demo.seed_city(session, grid_size_m=grid_size)
         made = demo.seed_cases(session, count=cases, days=days)
         states = demo.state_summary(session)
+        # the month of history is announced now (notifications, deliveries to the local outbox), so that the
+        # first live request does not find a backlog of thousands of messages in front of it
+        _load_handlers()
+        notify_wiring.configure(get_settings())
+        outbox.drain_in(session)
     console.print(
         f"演示城市已载入：{summary.bureaus} 个单位，{summary.districts} 个区县，{summary.grids} 个单元网格（生成），"
         f"{summary.users} 个用户，{made} 个案件，用时 {time.perf_counter() - started:.1f} 秒"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from chengguan.cli import app
@@ -42,6 +43,14 @@ def test_migrate_seed_and_manage(cli_env: dict[str, str], monkeypatch: pytest.Mo
     code, out = run(cli_env, "seed-demo", "--cases", "15", "--grid-size", "3000", monkeypatch=monkeypatch)
     assert code == 0, out
     assert "13 个区县" in out and "15 个案件" in out
+    # the demo's history is announced at seeding: no backlog waits in front of the first live request
+    engine = make_engine(cli_env["CHENGGUAN_DATABASE_URL"])
+    with engine.connect() as conn:
+        queued = conn.execute(text("SELECT count(*) FROM outbox_message WHERE done_at IS NULL")).scalar_one()
+        ran = conn.execute(text("SELECT count(*) FROM outbox_message WHERE done_at IS NOT NULL")).scalar_one()
+        notes = conn.execute(text("SELECT count(*) FROM notification")).scalar_one()
+    engine.dispose()
+    assert (queued, ran > 0, notes > 0) == (0, True, True)
     code, out = run(cli_env, "seed-demo", "--if-empty", monkeypatch=monkeypatch)
     assert code == 0 and "跳过" in out
     code, out = run(cli_env, "seed-demo", monkeypatch=monkeypatch)

@@ -113,3 +113,26 @@ def run_pending(factory: sessionmaker[Session], *, limit: int = 100) -> int:
                 continue
             done += succeeded
     return done
+
+
+def drain_in(session: Session, *, rounds: int = 5) -> int:
+    """Run every due message in the caller's own transaction (no commit per message), follow-ups included up
+    to ``rounds`` deep; for bulk work with nobody waiting on a lock, e.g. a demo city's month of history
+    announced at seeding. A failing handler raises: the caller's unit of work is rolled back whole. Returns
+    how many ran."""
+    done = 0
+    for _ in range(rounds):
+        session.flush()
+        due = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.done_at.is_(None), OutboxMessage.topic.in_(sorted(_handlers)))
+            .order_by(OutboxMessage.id)
+        ).all()
+        if not due:
+            break
+        for message in due:
+            _handlers[message.topic](session, message.payload)
+            message.done_at = utcnow()
+            message.attempts += 1
+        done += len(due)
+    return done
