@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -257,3 +257,39 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class WriteWatch:
+    """Tells a per-process copy of some tables (a cache) about writes to them, for one shared rule: a session
+    that wrote to the tables reads the database until it ends (``dirty``), and its commit calls ``on_commit``
+    (the copy is dropped); a rollback forgets the writes. ORM objects and ORM-enabled bulk statements count."""
+
+    def __init__(self, name: str, models: tuple[type[Base], ...], on_commit: Callable[[], None]) -> None:
+        self.key = f"chengguan.writes.{name}"
+        self.models = models
+        self.tables = frozenset(m.__table__.name for m in models)  # type: ignore[attr-defined]
+        self.on_commit = on_commit
+        event.listen(Session, "before_flush", self._before_flush)
+        event.listen(Session, "do_orm_execute", self._on_execute)
+        event.listen(Session, "after_commit", self._after_commit)
+        event.listen(Session, "after_rollback", self._after_rollback)
+
+    def dirty(self, session: Session) -> bool:
+        return bool(session.info.get(self.key))
+
+    def _before_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
+        if any(isinstance(obj, self.models) for obj in (*session.new, *session.dirty, *session.deleted)):
+            session.info[self.key] = True
+
+    def _on_execute(self, state: ORMExecuteState) -> None:
+        mapper = state.bind_mapper
+        writes = state.is_update or state.is_delete or state.is_insert
+        if writes and mapper is not None and mapper.local_table.name in self.tables:  # type: ignore[attr-defined]
+            state.session.info[self.key] = True
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(self.key, None):
+            self.on_commit()
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(self.key, None)

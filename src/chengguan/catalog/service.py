@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import case, event, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from chengguan.catalog.formats import (
     STEPS,
@@ -28,6 +28,7 @@ from chengguan.catalog.formats import (
     render_yaml,
 )
 from chengguan.catalog.models import CategoryMajor, CategoryMinor
+from chengguan.db import WriteWatch
 from chengguan.identity.models import Bureau
 from chengguan.identity.service import bureau_lineage
 from chengguan.shared.durations import LimitUnit, TimeLimit
@@ -128,9 +129,6 @@ def check_minor(session: Session, *, bureau_id: int, code: str) -> str:
 # bound to a connection may sit in an outer transaction that will be rolled back, as in the tests).
 
 CODES_CHECK_SECONDS = 2.0
-_CATALOG_CHANGED = "chengguan.catalog.changed"
-_WATCHED = (Bureau, CategoryMajor, CategoryMinor)
-_WATCHED_TABLES = frozenset(m.__table__.name for m in _WATCHED)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -160,7 +158,7 @@ def invalidate_codes() -> None:
 
 
 def _codes_usable(session: Session) -> bool:
-    return isinstance(session.get_bind(), Engine) and not session.info.get(_CATALOG_CHANGED)
+    return isinstance(session.get_bind(), Engine) and not _WRITES.dirty(session)
 
 
 def _codes_signature(session: Session) -> tuple[Any, ...]:
@@ -205,29 +203,7 @@ def _codes(session: Session) -> _Codes:
     return fresh
 
 
-@event.listens_for(Session, "before_flush")
-def _note_catalog_flush(session: Session, _ctx: Any, _instances: Any) -> None:
-    if any(isinstance(obj, _WATCHED) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info[_CATALOG_CHANGED] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_catalog_statement(state: ORMExecuteState) -> None:
-    mapper = state.bind_mapper
-    writes = state.is_update or state.is_delete or state.is_insert
-    if writes and mapper is not None and mapper.local_table.name in _WATCHED_TABLES:  # type: ignore[attr-defined]
-        state.session.info[_CATALOG_CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _catalog_committed(session: Session) -> None:
-    if session.info.pop(_CATALOG_CHANGED, None):
-        invalidate_codes()
-
-
-@event.listens_for(Session, "after_rollback")
-def _catalog_rolled_back(session: Session) -> None:
-    session.info.pop(_CATALOG_CHANGED, None)
+_WRITES = WriteWatch("catalog", (Bureau, CategoryMajor, CategoryMinor), on_commit=invalidate_codes)
 
 
 def step_limits(minor: CategoryMinor) -> dict[str, TimeLimit]:

@@ -24,16 +24,15 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely import STRtree
-from sqlalchemy import String, event, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
+from chengguan.db import WriteWatch
 from chengguan.geo.models import Community, District, Street, UnitGrid
 
 CHECK_SECONDS = 2.0  # how long a change made by another process may go unseen
 _MODELS = (District, Street, Community, UnitGrid)
-_TABLES = frozenset(m.__table__.name for m in _MODELS)  # type: ignore[attr-defined]
-_CHANGED = "chengguan.geo.areas_changed"
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def _load(session: Session, signature: tuple[Any, ...]) -> Areas:
 
 def usable(session: Session) -> bool:
     """Whether this session may be answered from the copy (see the module's rules)."""
-    return isinstance(session.get_bind(), Engine) and not session.info.get(_CHANGED)
+    return isinstance(session.get_bind(), Engine) and not _WRITES.dirty(session)
 
 
 def areas(session: Session) -> Areas:
@@ -168,29 +167,4 @@ def geometry(session: Session, *, level: str, area_id: int) -> Any | None:
 # ---- who changed areas ------------------------------------------------------------------------------------
 
 
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, _MODELS):
-            session.info[_CHANGED] = True
-            return
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete or state.is_insert):
-        return
-    mapper = state.bind_mapper
-    if mapper is not None and mapper.local_table.name in _TABLES:  # type: ignore[attr-defined]
-        state.session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_CHANGED, None):
-        invalidate()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+_WRITES = WriteWatch("geo-areas", _MODELS, on_commit=invalidate)
